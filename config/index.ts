@@ -1,0 +1,130 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { durationMs } from '../domain/duration';
+
+/**
+ * The one schema for every environment variable the system reads. `.env.example`
+ * and the README's configuration table document the same names; keep them together.
+ */
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = durationMs(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration such as 30s, 10m, 2h or 1d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const flag = z
+  .enum(['0', '1', 'true', 'false', ''])
+  .optional()
+  .transform((v) => v === '1' || v === 'true');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: port(3000),
+  DATA_DIR: z.string().default('./.data'),
+  WA_BOOKING_CACHE_DIR: z.string().default(path.join(os.homedir(), '.cache', 'wa-booking')),
+
+  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  EMBEDDED_POSTGRES_PORT: port(5433),
+
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('bookings'),
+  TEMPORAL_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_TEST_SERVER_PATH: optionalString,
+
+  ADMIN_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  CORS_ORIGINS: z
+    .string()
+    .default('*')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  BOOKINGS_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+
+  BOOKING_CLAIM_TTL: duration('30m'),
+  DECISION_REMINDER_AFTER: duration('10m'),
+  ESCALATE_AFTER: duration('20m'),
+  DECISION_TIMEOUT: duration('45m'),
+  EXPIRE_BEFORE_START: duration('15m'),
+  BOOKING_SLOT_LENGTH: duration('2h'),
+
+  WHATSAPP_API_URL: z.url().default('https://graph.facebook.com'),
+  WHATSAPP_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v23.0').default('v23.0'),
+  WHATSAPP_PHONE_NUMBER_ID: optionalString,
+  WHATSAPP_ACCESS_TOKEN: optionalString,
+  WHATSAPP_APP_SECRET: optionalString,
+  WHATSAPP_VERIFY_TOKEN: optionalString,
+  WHATSAPP_BOT_NUMBER: z
+    .string()
+    .default('15550001111')
+    .transform((v) => v.replace(/\D/g, ''))
+    .pipe(z.string().regex(/^[1-9]\d{6,14}$/, 'must be the full international number, digits only')),
+  WHATSAPP_MANAGER_TEMPLATE: z
+    .string()
+    .regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores')
+    .default('booking_request'),
+  DEFAULT_LANGUAGE: z.enum(['en', 'ru', 'kk']).default('en'),
+  SANDBOX: flag,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config extends Env {
+  /** True when neither Postgres nor Temporal is external: `npm start` runs both itself. */
+  embedded: boolean;
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; reports every problem together so one restart fixes them all. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const cfg = parsed.data;
+  const embedded = !cfg.DATABASE_URL && !cfg.TEMPORAL_ADDRESS;
+  const problems: string[] = [];
+  if (!embedded && !cfg.ADMIN_API_TOKEN) {
+    problems.push('ADMIN_API_TOKEN: required when DATABASE_URL or TEMPORAL_ADDRESS points to an external server');
+  }
+  if (cfg.WHATSAPP_ACCESS_TOKEN) {
+    for (const name of ['WHATSAPP_PHONE_NUMBER_ID', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN'] as const) {
+      if (!cfg[name]) problems.push(`${name}: required when WHATSAPP_ACCESS_TOKEN is set`);
+    }
+  }
+  if (!(cfg.DECISION_REMINDER_AFTER < cfg.ESCALATE_AFTER && cfg.ESCALATE_AFTER < cfg.DECISION_TIMEOUT)) {
+    problems.push('DECISION_REMINDER_AFTER < ESCALATE_AFTER < DECISION_TIMEOUT must hold');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { ...cfg, embedded, dataDir: path.resolve(cfg.DATA_DIR) };
+}

@@ -1,0 +1,35 @@
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import * as schema from './migrations/001_schema';
+
+// Bigint counts and numeric aggregates arrive as strings by default; ours fit in a JS number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export type Db = Knex;
+
+/**
+ * Migrations are listed here rather than discovered on disk, so they run the same under
+ * tsx, jest and compiled JavaScript. Append new ones; never edit one that has shipped.
+ */
+const MIGRATIONS: Record<string, Knex.Migration> = {
+  '001_schema': schema,
+};
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => MIGRATIONS[name],
+};
+
+export function createDb(databaseUrl: string, pool: Knex.PoolConfig = { min: 0, max: 10 }): Db {
+  return knexFactory({ client: 'pg', connection: databaseUrl, pool, migrations: { migrationSource } });
+}
+
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const [, applied] = await db.migrate.latest();
+  return applied;
+}
+
+export async function migrateRollbackAll(db: Db): Promise<void> {
+  await db.migrate.rollback(undefined, true);
+}

@@ -1,0 +1,90 @@
+import type { BookingStatus, Language, MembershipRole } from './booking';
+
+/**
+ * The channel port: every message the system sends to a person goes through one
+ * `NotificationChannel.send` with one of these purposes. The WhatsApp Cloud API
+ * channel implements it; so does the outbox-only channel used when no WhatsApp
+ * channel is configured.
+ */
+export const NOTIFICATION_PURPOSES = [
+  'managerRequest', // new PENDING booking, with Approve / Reject / Contact guest buttons
+  'managerReminder', // nobody decided within decisionReminderAfter
+  'escalation', // to owners after escalateAfter
+  'managerExpired', // managers told the booking expired undecided
+  'managerCancelled', // managers told an approved/pending booking was cancelled
+  'decisionAck', // the manager who decided: "done"
+  'alreadyDecided', // a later decider: who decided and how
+  'contactGuest', // a manager asked for the guest's chat link
+  'guestWaiting', // guest: "the restaurant is confirming"
+  'guestApproved',
+  'guestRejected',
+  'guestExpired',
+  'guestCancelled',
+  'claimRefused', // someone other than the claimant sent a claimed booking's code
+  'claimInvalid', // unknown, malformed or expired code
+  'guestHelp', // /start, /help and any other text
+  'guestStatus', // /status
+  'notAuthorized', // a non-manager tapped a manager button
+] as const;
+export type NotificationPurpose = (typeof NOTIFICATION_PURPOSES)[number];
+
+export type RecipientRole = 'guest' | MembershipRole;
+
+export interface Recipient {
+  role: RecipientRole;
+  phone: string; // E.164
+  language: Language;
+  name?: string;
+  /** users.id for managers and owners, clients.id for guests. */
+  id?: number;
+}
+
+/** Everything a message about a booking may show, already resolved from the database. */
+export interface BookingDetails {
+  id: number;
+  status: BookingStatus;
+  restaurant: { id: number; name: string; timezone: string };
+  table: { id: number; name: string; seats: number; features: string[] };
+  startsAt: string; // ISO-8601
+  partySize: number;
+  guest?: { name?: string; phone?: string };
+  specialRequests?: string;
+  items: { name: string; quantity: number; notes?: string }[];
+}
+
+export interface Notification {
+  purpose: NotificationPurpose;
+  recipient: Recipient;
+  booking?: BookingDetails;
+  /**
+   * Distinguishes repeated sends of one purpose to one person (e.g. each reminder round).
+   * Part of the idempotency key (booking, purpose, recipient, round).
+   */
+  round?: number;
+  /** Purpose-specific facts: the decision and who made it, a rejection reason, ... */
+  facts?: {
+    decision?: BookingStatus;
+    decidedBy?: string;
+    reason?: string;
+  };
+  /** Reply to the inbound message that caused this one, when there is one. */
+  replyTo?: string;
+}
+
+export interface SendResult {
+  /** sent: the provider accepted it; queued: recorded only (no channel configured). */
+  status: 'sent' | 'queued';
+  idempotencyKey: string;
+  providerMessageId?: string;
+  /** True when an earlier attempt already sent it and this call changed nothing. */
+  reused: boolean;
+}
+
+export interface NotificationChannel {
+  send(notification: Notification): Promise<SendResult>;
+}
+
+export function idempotencyKey(n: Notification): string {
+  // Replies to an inbound message are keyed by it, so each inbound message gets one answer.
+  return [n.booking?.id ?? 'none', n.purpose, n.recipient.phone, n.round ?? n.replyTo ?? 0].join(':');
+}

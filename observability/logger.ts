@@ -1,0 +1,26 @@
+import pino from 'pino';
+
+/**
+ * One logger for every process. Secrets never reach it: the redact list catches the
+ * places they could travel (headers, tokens); phone numbers are masked by callers
+ * with maskPhone() before logging.
+ */
+export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'wa-booking'): pino.Logger {
+  return pino({
+    name,
+    level,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-hub-signature-256"]',
+        '*.accessToken',
+        '*.token',
+        '*.secret',
+        '*.password',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}
+
+export type Logger = pino.Logger;

@@ -1,0 +1,34 @@
+import client from 'prom-client';
+
+/** Process-wide Prometheus registry, served at GET /metrics by the API. */
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry });
+
+export const webhookRejected = new client.Counter({
+  name: 'whatsapp_webhook_rejected_total',
+  help: 'Webhook deliveries refused, by reason (bad_signature, invalid_payload)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const webhookEvents = new client.Counter({
+  name: 'whatsapp_webhook_events_total',
+  help: 'Inbound messages and statuses processed, by kind and outcome (applied, duplicate)',
+  labelNames: ['kind', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const outboundMessages = new client.Counter({
+  name: 'whatsapp_outbound_messages_total',
+  help: 'Outbound WhatsApp sends, by purpose and outcome (sent, reused, failed)',
+  labelNames: ['purpose', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const httpRequestDuration = new client.Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'API request latency by route and status code',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});

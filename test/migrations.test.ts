@@ -1,0 +1,58 @@
+import { migrateLatest, migrateRollbackAll } from '../db/knex';
+import { createTestDatabase, type TestDatabase } from './helpers/db';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(() => t.drop());
+
+const tables = async () =>
+  (await t.db('information_schema.tables').where({ table_schema: 'public' }).pluck('table_name'))
+    .filter((n: string) => !n.startsWith('knex_'))
+    .sort();
+
+test('migrations go down to nothing and up again', async () => {
+  expect(await tables()).toEqual([
+    'booking_history',
+    'booking_items',
+    'bookings',
+    'clients',
+    'menu_items',
+    'restaurant_memberships',
+    'restaurants',
+    'tables',
+    'users',
+    'whatsapp_messages',
+    'whatsapp_status_events',
+  ]);
+  await migrateRollbackAll(t.db);
+  expect(await tables()).toEqual([]);
+  expect(await migrateLatest(t.db)).toEqual(['001_schema']);
+  expect(await tables()).toHaveLength(11);
+});
+
+test('two table-holding bookings of one table cannot overlap', async () => {
+  const [r] = await t.db('restaurants').insert({ name: 'R', timezone: 'UTC' }).returning('id');
+  const [tb] = await t.db('tables').insert({ restaurant_id: r.id, name: 'T1', seats: 4 }).returning('id');
+  const row = (code: string, status: string, start: string, end: string) => ({
+    restaurant_id: r.id,
+    table_id: tb.id,
+    status,
+    starts_at: start,
+    ends_at: end,
+    party_size: 2,
+    claim_code: code,
+    claim_expires_at: start,
+    workflow_id: `wf-${code}`,
+  });
+  await t.db('bookings').insert(row('a', 'APPROVED', '2030-01-01T18:00Z', '2030-01-01T20:00Z'));
+  // DRAFTs do not hold the table, so they may overlap freely ...
+  await t.db('bookings').insert(row('b', 'DRAFT', '2030-01-01T19:00Z', '2030-01-01T21:00Z'));
+  // ... but becoming PENDING on a held slot is refused by the database itself.
+  await expect(t.db('bookings').where({ claim_code: 'b' }).update({ status: 'PENDING' })).rejects.toMatchObject({
+    code: '23P01',
+  });
+  // Back-to-back slots do not overlap.
+  await t.db('bookings').insert(row('c', 'PENDING', '2030-01-01T20:00Z', '2030-01-01T22:00Z'));
+});

@@ -1,0 +1,37 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Actor, BookingStatus } from '../domain/booking';
+import { getBooking, transitionBooking, upsertClient, type TransitionResult } from '../db/bookings';
+import type { ActivityDeps } from './deps';
+
+/** Thin adapters over db/bookings for the workflow. */
+export function bookingActivities({ db }: ActivityDeps) {
+  return {
+    /**
+     * The API inserts the row and starts the workflow in one transaction; the workflow can
+     * start running just before that commit is visible. Retried until the row shows up, and
+     * a workflow whose row never appears (the commit failed) ends without side effects.
+     */
+    async awaitBookingRow(bookingId: number): Promise<void> {
+      if (!(await getBooking(db, bookingId))) {
+        throw ApplicationFailure.retryable(`booking ${bookingId} is not committed yet`, 'BookingRowMissing');
+      }
+    },
+
+    async upsertGuest(guest: { phone: string; name?: string }): Promise<{ clientId: number }> {
+      const client = await upsertClient(db, guest);
+      return { clientId: client.id };
+    },
+
+    async transition(t: {
+      bookingId: number;
+      from: BookingStatus;
+      to: BookingStatus;
+      actor: Actor;
+      reason?: string;
+      clientId?: number;
+      decision?: boolean;
+    }): Promise<TransitionResult> {
+      return transitionBooking(db, t);
+    },
+  };
+}

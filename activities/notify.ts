@@ -1,0 +1,155 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { MembershipRole } from '../domain/booking';
+import { asLanguage, guestLanguage } from '../domain/language';
+import type { Notification, NotificationPurpose, Recipient, SendResult } from '../domain/notifications';
+import { maskPhone } from '../domain/phone';
+import { getBookingDetails, getGuestContact } from '../db/bookings';
+import { findOutboundByIdempotencyKey } from '../db/messages';
+import { getRestaurant, listMembers } from '../db/restaurants';
+import { isWhatsAppSendError } from '../whatsapp/errors';
+import type { ActivityDeps } from './deps';
+
+export const PERMANENT_SEND_FAILURE = 'WhatsAppPermanentError';
+
+export type NotifyFacts = Notification['facts'];
+
+export interface NotifyManagersResult {
+  sent: number;
+  /** Recipients the channel refused permanently (e.g. 131026 not on WhatsApp). */
+  failed: { phone: string; code?: number }[];
+}
+
+/** Thin adapters over the channel port: resolve who and in which language, then send. */
+export function notifyActivities({ db, channel, config, logger }: ActivityDeps) {
+  async function send(n: Notification): Promise<SendResult> {
+    try {
+      return await channel.send(n);
+    } catch (err) {
+      throw asActivityFailure(err);
+    }
+  }
+
+  async function details(bookingId: number) {
+    const booking = await getBookingDetails(db, bookingId);
+    if (!booking) throw ApplicationFailure.nonRetryable(`booking ${bookingId} not found`, 'BookingNotFound');
+    return booking;
+  }
+
+  async function managerLanguage(restaurantId: number) {
+    const restaurant = await getRestaurant(db, restaurantId);
+    return asLanguage(restaurant?.managerLanguageCode) ?? config.DEFAULT_LANGUAGE;
+  }
+
+  return {
+    /** One message per manager (or owner); a permanent failure for one does not stop the others. */
+    async notifyManagers(a: {
+      bookingId: number;
+      purpose: NotificationPurpose;
+      roles: MembershipRole[];
+      round?: number;
+      facts?: NotifyFacts;
+    }): Promise<NotifyManagersResult> {
+      const booking = await details(a.bookingId);
+      const language = await managerLanguage(booking.restaurant.id);
+      const members = await listMembers(db, booking.restaurant.id, a.roles);
+      const result: NotifyManagersResult = { sent: 0, failed: [] };
+      for (const m of members) {
+        const recipient: Recipient = { role: m.role, phone: m.phone, language, name: m.name, id: m.userId };
+        try {
+          await send({ purpose: a.purpose, recipient, booking, round: a.round, facts: a.facts });
+          result.sent++;
+        } catch (err) {
+          if (!(err instanceof ApplicationFailure) || !err.nonRetryable) throw err;
+          const code = (err.details?.[0] as { code?: number } | undefined)?.code;
+          logger.warn({ bookingId: a.bookingId, to: maskPhone(m.phone), code }, 'manager notification refused');
+          result.failed.push({ phone: m.phone, code });
+        }
+      }
+      return result;
+    },
+
+    /** The booking's guest, in the booking's, the guest's, the phone's or the default language. */
+    async notifyGuest(a: { bookingId: number; purpose: NotificationPurpose; facts?: NotifyFacts }): Promise<SendResult | undefined> {
+      const guest = await getGuestContact(db, a.bookingId);
+      if (!guest) return undefined; // never claimed: nobody to tell
+      const language = guestLanguage({ ...guest, fallback: config.DEFAULT_LANGUAGE });
+      return send({
+        purpose: a.purpose,
+        recipient: { role: 'guest', phone: guest.phone, language, name: guest.name ?? undefined, id: guest.clientId },
+        booking: await details(a.bookingId),
+        facts: a.facts,
+      });
+    },
+
+    /**
+     * One person who wrote to us about this booking: a manager who decided (or decided too late),
+     * or someone who sent a claim code that is not theirs.
+     */
+    async notifyPerson(a: {
+      bookingId: number;
+      purpose: NotificationPurpose;
+      phone: string;
+      role: Recipient['role'];
+      facts?: NotifyFacts;
+      replyTo?: string;
+    }): Promise<SendResult> {
+      const booking = await details(a.bookingId);
+      const language =
+        a.role === 'guest'
+          ? guestLanguage({ phone: a.phone, fallback: config.DEFAULT_LANGUAGE })
+          : await managerLanguage(booking.restaurant.id);
+      return send({
+        purpose: a.purpose,
+        recipient: { role: a.role, phone: a.phone, language },
+        booking,
+        facts: a.facts,
+        replyTo: a.replyTo,
+      });
+    },
+
+    /** A manager message refused later with 131047 (outside the 24-hour window): send the approved template. */
+    async resendAsTemplate(a: { bookingId: number; idempotencyKey: string }): Promise<SendResult | undefined> {
+      const original = await findOutboundByIdempotencyKey(db, a.idempotencyKey);
+      if (!original || original.bookingId !== a.bookingId) return undefined;
+      const booking = await details(a.bookingId);
+      const members = await listMembers(db, booking.restaurant.id, ['manager', 'owner']);
+      const member = members.find((m) => m.phone === original.phone);
+      if (!member) return undefined; // removed from the restaurant since
+      return send({
+        purpose: original.purpose as NotificationPurpose,
+        recipient: {
+          role: member.role,
+          phone: member.phone,
+          language: await managerLanguage(booking.restaurant.id),
+          name: member.name,
+          id: member.userId,
+        },
+        booking,
+        round: original.round,
+        viaTemplate: true,
+      });
+    },
+  };
+}
+
+/**
+ * Meta's classified errors become Temporal retry decisions: permanent ones stop retrying and
+ * carry the code for the workflow; retryable ones may ask for a specific delay (131056).
+ */
+function asActivityFailure(err: unknown): unknown {
+  if (!isWhatsAppSendError(err)) return err;
+  if (!err.retryable) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: PERMANENT_SEND_FAILURE,
+      nonRetryable: true,
+      details: [{ code: err.code }],
+    });
+  }
+  return ApplicationFailure.create({
+    message: err.message,
+    type: 'WhatsAppRetryableError',
+    details: [{ code: err.code }],
+    nextRetryDelay: err.retryAfterMs,
+  });
+}

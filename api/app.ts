@@ -1,0 +1,41 @@
+import type { Client } from '@temporalio/client';
+import express from 'express';
+import type { Config } from '../config';
+import type { Db } from '../db/knex';
+import type { Logger } from '../observability/logger';
+import { registry } from '../observability/metrics';
+import { requireAdmin } from './auth';
+import { errorHandler, notFoundHandler } from './errors';
+import { requestContext, requestMetrics } from './requestContext';
+import { restaurantsRouter } from './routes/admin/restaurants';
+import { healthRouter } from './routes/health';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+  logger: Logger;
+  /** From resolveAdminToken(config). */
+  adminToken: string;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use(requestContext(deps.logger), requestMetrics);
+  app.use(healthRouter(deps));
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', registry.contentType).send(await registry.metrics());
+  });
+
+  // Before the parser, so an anonymous caller cannot make us read a body.
+  app.use('/admin-api', requireAdmin(deps.adminToken));
+  // Routers that verify a signature over the raw body (the WhatsApp webhook) are mounted above this line.
+  app.use(express.json({ limit: '100kb' }));
+  app.use('/admin-api/restaurants', restaurantsRouter(deps));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,163 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { DatabaseError } from 'pg';
+import { z } from 'zod';
+
+/**
+ * Every error the API returns has one shape: `{"error": {"code", "message", "details"?}}`.
+ * Clients branch on `code`, which never changes once shipped; `message` is for people.
+ *
+ * | code                   | status | when                                                             |
+ * |------------------------|--------|------------------------------------------------------------------|
+ * | validation_failed      | 400    | body, query or path failed validation; details: FieldProblem[]   |
+ * | invalid_json           | 400    | the body is not parseable JSON                                   |
+ * | bad_request            | 400    | any other malformed request (e.g. an undecodable URL)            |
+ * | unauthorized           | 401    | missing or wrong bearer token (WWW-Authenticate tells which)     |
+ * | not_found              | 404    | no such route, or the named resource does not exist              |
+ * | conflict               | 409    | a duplicate, or a record still referenced elsewhere              |
+ * | payload_too_large      | 413    | the body is over the limit (100 kB for JSON)                     |
+ * | unsupported_media_type | 415    | a JSON body in an unsupported charset or content encoding        |
+ * | rate_limited           | 429    | too many requests from this client; RateLimit headers say when   |
+ * | internal               | 500    | anything unexpected; the details are only in the log             |
+ */
+const STATUS_BY_CODE = {
+  validation_failed: 400,
+  invalid_json: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof STATUS_BY_CODE;
+
+/** One entry of `details` for validation_failed: which input, which field, and why. */
+export interface FieldProblem {
+  in?: 'body' | 'query' | 'params';
+  /** Dotted path into the input (`features.2`); empty for the input as a whole. */
+  path: string;
+  message: string;
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly details?: unknown;
+  readonly headers?: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: { details?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = STATUS_BY_CODE[code];
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+export function notFound(resource: string, id?: string | number): ApiError {
+  return new ApiError('not_found', id === undefined ? `${resource} not found` : `${resource} ${id} not found`, {
+    details: { resource, id },
+  });
+}
+
+export function conflict(message: string, details?: unknown): ApiError {
+  return new ApiError('conflict', message, { details });
+}
+
+export function validationFailed(details: FieldProblem[], message = 'the request is not valid'): ApiError {
+  return new ApiError('validation_failed', message, { details });
+}
+
+/** `challenge` is the WWW-Authenticate value (RFC 6750 for bearer tokens). */
+export function unauthorized(message: string, challenge: string): ApiError {
+  return new ApiError('unauthorized', message, { headers: { 'WWW-Authenticate': challenge } });
+}
+
+export function zodProblems(error: z.ZodError, location?: FieldProblem['in']): FieldProblem[] {
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    // One entry per unknown key reads better than one entry naming the parent.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ in: location, path: [...path, key].join('.'), message: 'unknown field' }));
+    }
+    return [{ in: location, path: path.join('.'), message: issue.message }];
+  });
+}
+
+/** The errors body-parser raises, tagged with a `type` (https://github.com/expressjs/body-parser#errors). */
+interface HttpError extends Error {
+  status: number;
+  type?: string;
+  expose?: boolean;
+}
+
+function isHttpError(err: unknown): err is HttpError {
+  return err instanceof Error && typeof (err as Partial<HttpError>).status === 'number';
+}
+
+// Postgres SQLSTATEs: https://www.postgresql.org/docs/current/errcodes-appendix.html
+const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/** Maps what the layers below throw to the public shape; undefined means "unexpected". */
+function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof z.ZodError) return validationFailed(zodProblems(err));
+  if (err instanceof DatabaseError) {
+    // Neither the SQL nor the key values in pg's message/detail may reach the client.
+    if (err.code === UNIQUE_VIOLATION) return conflict('a record with the same unique values already exists');
+    if (err.code === FOREIGN_KEY_VIOLATION) {
+      // The referencing side ("insert or update on table ...") names a parent that is gone;
+      // the referenced side ("update or delete ...") is a row something still points at.
+      return err.message.includes('insert or update on table')
+        ? new ApiError('not_found', 'a referenced record does not exist')
+        : conflict('the record is still referenced by other records');
+    }
+    return undefined;
+  }
+  if (isHttpError(err) && err.status >= 400 && err.status < 500) {
+    switch (err.type) {
+      case 'entity.parse.failed':
+        return new ApiError('invalid_json', 'the request body is not valid JSON');
+      case 'entity.too.large':
+        return new ApiError('payload_too_large', 'the request body is too large');
+      case 'charset.unsupported':
+      case 'encoding.unsupported':
+        return new ApiError('unsupported_media_type', err.message);
+    }
+    return new ApiError('bad_request', err.expose ? err.message : 'the request is malformed');
+  }
+  return undefined;
+}
+
+export const notFoundHandler: RequestHandler = (req) => {
+  throw new ApiError('not_found', `no route for ${req.method} ${req.path}`);
+};
+
+/** The last middleware: writes every error in the one shape; a 500 carries nothing internal. */
+export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) {
+    next(err); // Express then aborts the half-sent response.
+    return;
+  }
+  let apiError = toApiError(err);
+  if (!apiError) {
+    req.log.error({ err }, 'unhandled error');
+    apiError = new ApiError('internal', `internal error; quote request id ${req.id} when reporting it`);
+  }
+  res.status(apiError.status).set(apiError.headers ?? {}).json(apiError.toBody());
+};

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import type { Logger } from '../observability/logger';
+import { httpRequestDuration } from '../observability/metrics';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The caller's X-Request-Id when it sent a sane one, else a new UUID; echoed in the response. */
+      id: string;
+      /** The app logger bound to this request's id: log through it so lines can be correlated. */
+      log: Logger;
+    }
+  }
+}
+
+const CALLER_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Gives each request an id and a logger, and logs one line when it ends. Only method,
+ * path, status and timing are logged: headers (Authorization) and query strings (which
+ * may carry phone numbers) never are.
+ */
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const callerId = req.get('x-request-id');
+    req.id = callerId && CALLER_REQUEST_ID.test(callerId) ? callerId : randomUUID();
+    req.log = logger.child({ reqId: req.id });
+    res.setHeader('X-Request-Id', req.id);
+    // Routers rewrite req.url while they run, so the full path is read now.
+    const { method, path } = req;
+    const started = performance.now();
+    res.on('close', () => {
+      req.log.info(
+        {
+          method,
+          path,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+          ...(res.writableFinished ? {} : { aborted: true }),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+/** Latency by route pattern (`/admin-api/restaurants/:id`), never the raw URL, so label values stay few. */
+export const requestMetrics: RequestHandler = (req, res, next) => {
+  const stop = httpRequestDuration.startTimer();
+  const route = captureRoutePattern(req);
+  res.on('close', () => stop({ method: req.method, route: route() ?? 'unmatched', status: String(res.statusCode) }));
+  next();
+};
+
+/**
+ * Express assigns req.route when a route matches, while req.baseUrl still holds the mount
+ * path of the router that matched. An error leaving that router resets baseUrl before the
+ * response is written, so the full pattern has to be taken at the moment of the match.
+ */
+function captureRoutePattern(req: Request): () => string | undefined {
+  let route: unknown;
+  let pattern: string | undefined;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set: (value: { path: unknown }) => {
+      route = value;
+      pattern = `${req.baseUrl}${String(value.path)}`;
+    },
+  });
+  return () => pattern;
+}

@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { BOOKING_STATUSES } from '../../../domain/booking';
+import { normalizePhone } from '../../../domain/phone';
+import { getBooking, getBookingRecord, listBookings, type BookingRow } from '../../../db/bookings';
+import { findMembershipByUserId, getRestaurant } from '../../../db/restaurants';
+import { bookingHandle } from '../../../temporal/bookingClient';
+import {
+  approveUpdate,
+  cancelUpdate,
+  claimUpdate,
+  rejectUpdate,
+  type DeciderActor,
+  type UpdateOutcome,
+} from '../../../workflows/definitions';
+import type { AppDeps } from '../../app';
+import { conflict, notFound, validationFailed } from '../../errors';
+import { idSchema, parseBody, parseId, parseQuery } from '../../validation';
+
+const confirmBody = z.object({ phone: z.string().trim().min(3).max(40), name: z.string().trim().min(1).max(100).optional() }).strict();
+const approveBody = z.object({ managerId: idSchema.optional() }).strict();
+const reasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
+
+const listQuery = z
+  .object({
+    status: z.enum(BOOKING_STATUSES).optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+/** Keyset cursor: the (starts_at, id) of the last row of the page, opaque to clients. */
+const encodeCursor = (b: BookingRow) => Buffer.from(`${b.startsAt.toISOString()}|${b.id}`).toString('base64url');
+function decodeCursor(cursor: string) {
+  const [startsAt, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const parsed = { startsAt: new Date(startsAt), id: Number(id) };
+  if (Number.isNaN(parsed.startsAt.getTime()) || !Number.isInteger(parsed.id)) {
+    throw validationFailed([{ in: 'query', path: 'cursor', message: 'not a cursor this API returned' }]);
+  }
+  return parsed;
+}
+
+/**
+ * Decisions taken outside WhatsApp (the restaurant's back office) and the booking views.
+ * Each decision is a workflow Update: the answer is the status the workflow really reached.
+ */
+export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
+  const router = Router();
+
+  /** The booking, checked to belong to the restaurant in the path. */
+  async function restaurantBooking(req: Request) {
+    const restaurantId = parseId(req, 'restaurantId', 'restaurant');
+    const booking = await getBooking(db, parseId(req, 'bookingId', 'booking'));
+    if (!booking || booking.restaurantId !== restaurantId) throw notFound('booking', req.params.bookingId);
+    return booking;
+  }
+
+  /** Runs an Update; a refusal by the workflow's validator (or a finished workflow) is a 409. */
+  async function decide(req: Request, booking: BookingRow, run: (updateId: string) => Promise<UpdateOutcome>) {
+    // A client retrying with the same Idempotency-Key gets the first attempt's outcome.
+    const updateId = req.get('idempotency-key') ?? randomUUID();
+    try {
+      return await run(updateId);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+        const current = (await getBooking(db, booking.id))?.status ?? booking.status;
+        throw conflict(`not allowed while the booking is ${current}`, { status: current });
+      }
+      throw err;
+    }
+  }
+
+  router.post('/booking/:id/confirm', async (req, res) => {
+    const booking = await getBooking(db, parseId(req, 'id', 'booking'));
+    if (!booking) throw notFound('booking', req.params.id);
+    const body = parseBody(req, confirmBody);
+    const phone = normalizePhone(body.phone);
+    if (!phone) throw validationFailed([{ in: 'body', path: 'phone', message: 'not a valid international phone number' }]);
+    const outcome = await decide(req, booking, (updateId) =>
+      bookingHandle(temporal, booking.id).executeUpdate(claimUpdate, { args: [{ phone, name: body.name }], updateId }),
+    );
+    res.json(outcome);
+  });
+
+  router.post('/r/:restaurantId/booking/:bookingId/approve', async (req, res) => {
+    const booking = await restaurantBooking(req);
+    const { managerId } = parseBody(req, approveBody);
+    let actor: DeciderActor = { type: 'admin' };
+    if (managerId !== undefined) {
+      const member = await findMembershipByUserId(db, booking.restaurantId, managerId);
+      if (!member) throw validationFailed([{ in: 'body', path: 'managerId', message: 'not a manager or owner of this restaurant' }]);
+      actor = { type: member.role, id: member.userId, name: member.name };
+    }
+    const outcome = await decide(req, booking, (updateId) =>
+      bookingHandle(temporal, booking.id).executeUpdate(approveUpdate, { args: [{ actor }], updateId }),
+    );
+    res.json(outcome);
+  });
+
+  router.post('/r/:restaurantId/booking/:bookingId/reject', async (req, res) => {
+    const booking = await restaurantBooking(req);
+    const { reason } = parseBody(req, reasonBody);
+    const outcome = await decide(req, booking, (updateId) =>
+      bookingHandle(temporal, booking.id).executeUpdate(rejectUpdate, { args: [{ actor: { type: 'admin' }, reason }], updateId }),
+    );
+    res.json(outcome);
+  });
+
+  router.post('/r/:restaurantId/booking/:bookingId/cancel', async (req, res) => {
+    const booking = await restaurantBooking(req);
+    const { reason } = parseBody(req, reasonBody);
+    const outcome = await decide(req, booking, (updateId) =>
+      bookingHandle(temporal, booking.id).executeUpdate(cancelUpdate, { args: [{ actor: { type: 'admin' }, reason }], updateId }),
+    );
+    res.json(outcome);
+  });
+
+  router.get('/r/:restaurantId/bookings', async (req, res) => {
+    const restaurantId = parseId(req, 'restaurantId', 'restaurant');
+    if (!(await getRestaurant(db, restaurantId))) throw notFound('restaurant', restaurantId);
+    const q = parseQuery(req, listQuery);
+    const rows = await listBookings(db, {
+      restaurantId,
+      status: q.status,
+      from: q.from ? new Date(q.from) : undefined,
+      to: q.to ? new Date(q.to) : undefined,
+      limit: q.limit + 1, // one more than asked tells whether another page exists
+      after: q.cursor ? decodeCursor(q.cursor) : undefined,
+    });
+    const page = rows.slice(0, q.limit);
+    res.json({
+      items: page.map(({ claimCode: _secret, idempotencyKey: _key, requestHash: _hash, ...b }) => b),
+      nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
+    });
+  });
+
+  router.get('/bookings/:id', async (req, res) => {
+    const record = await getBookingRecord(db, parseId(req, 'id', 'booking'));
+    if (!record) throw notFound('booking', req.params.id);
+    const { claimCode: _secret, idempotencyKey: _key, requestHash: _hash, ...booking } = record.booking;
+    res.json({ ...record, booking });
+  });
+
+  return router;
+}

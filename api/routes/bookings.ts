@@ -1,0 +1,187 @@
+import { createHash, randomBytes } from 'node:crypto';
+import cors from 'cors';
+import { Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { z } from 'zod';
+import { LANGUAGES } from '../../domain/booking';
+import { claimCode, claimText, newClaimSecret } from '../../domain/claim';
+import { claimDeadline, resolveTiming } from '../../domain/timing';
+import {
+  findBookingByIdempotencyKey,
+  getBooking,
+  insertDraftBooking,
+  menuItemIdsOf,
+  slotTaken,
+  type BookingRow,
+} from '../../db/bookings';
+import { getRestaurant, getTable } from '../../db/restaurants';
+import { startBookingWorkflow } from '../../temporal/bookingClient';
+import { workflowIdFor } from '../../workflows/definitions';
+import type { AppDeps } from '../app';
+import { ApiError, conflict, notFound, validationFailed, type FieldProblem } from '../errors';
+import { idSchema, parseBody, parseId } from '../validation';
+
+const bookingRequest = z
+  .object({
+    restaurantId: idSchema,
+    tableId: idSchema,
+    startsAt: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2030-01-12T19:30:00+05:00' }),
+    partySize: z.number().int().min(1),
+    guestName: z.string().trim().min(1).max(100).optional(),
+    specialRequests: z.string().trim().max(500).optional(),
+    preorder: z
+      .array(
+        z
+          .object({
+            menuItemId: idSchema,
+            quantity: z.number().int().min(1).max(50),
+            notes: z.string().trim().max(200).optional(),
+          })
+          .strict(),
+      )
+      .max(50)
+      .optional(),
+    language: z.enum(LANGUAGES).optional(),
+  })
+  .strict();
+type BookingRequest = z.infer<typeof bookingRequest>;
+
+const idempotencyKeyHeader = z.string().trim().min(1).max(200);
+
+/**
+ * The public API restaurant websites call: create a DRAFT booking and hand back the
+ * WhatsApp link whose prefilled text claims it. Validates, persists and starts the
+ * workflow; the booking's life is the workflow's business.
+ */
+export function bookingsRouter({ config, db, temporal }: AppDeps): Router {
+  const router = Router();
+  router.use(cors({ origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS }));
+
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: config.BOOKINGS_RATE_LIMIT_PER_MINUTE,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => next(new ApiError('rate_limited', 'too many bookings from this address; try again in a minute')),
+  });
+
+  const answer = (b: BookingRow) => ({
+    id: b.id,
+    status: b.status,
+    claimText: claimText(b.claimCode),
+    whatsappUrl: `https://wa.me/${config.WHATSAPP_BOT_NUMBER}?text=${encodeURIComponent(claimText(b.claimCode))}`,
+    expiresAt: b.claimExpiresAt.toISOString(),
+  });
+
+  router.post('/bookings', limiter, async (req, res) => {
+    const body = parseBody(req, bookingRequest);
+    const key = req.get('idempotency-key');
+    const idempotencyKey = key === undefined ? undefined : idempotencyKeyHeader.parse(key);
+    const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+
+    const replay = async () => {
+      const earlier = idempotencyKey && (await findBookingByIdempotencyKey(db, idempotencyKey));
+      if (!earlier) return undefined;
+      if (earlier.requestHash !== requestHash) {
+        throw conflict('this Idempotency-Key was already used with a different request body', { reason: 'idempotency_key_reused' });
+      }
+      return earlier;
+    };
+
+    const earlier = await replay();
+    if (earlier) return void res.status(201).json(answer(earlier));
+
+    try {
+      const booking = await db.transaction(async (trx) => {
+        const { restaurant, table, timing, startsAt, endsAt } = await checkBookable(trx, body);
+        const now = new Date();
+        const claimExpiresAt = claimDeadline(now, startsAt, timing);
+        const row = await insertDraftBooking(trx, {
+          restaurantId: restaurant.id,
+          tableId: table.id,
+          startsAt,
+          endsAt,
+          partySize: body.partySize,
+          guestName: body.guestName,
+          specialRequests: body.specialRequests,
+          language: body.language,
+          claimSecret: (id) => claimCode(id, newClaimSecret(randomBytes)),
+          claimExpiresAt,
+          workflowIdFor,
+          idempotencyKey,
+          requestHash,
+          items: body.preorder ?? [],
+        });
+        // Started inside the transaction: if the start fails, the row is rolled back; if the
+        // commit fails after it, the workflow finds no row and ends (see the README).
+        await startBookingWorkflow(temporal, config.TEMPORAL_TASK_QUEUE, {
+          bookingId: row.id,
+          restaurantId: restaurant.id,
+          restaurantTimezone: restaurant.timezone,
+          tableName: table.name,
+          partySize: row.partySize,
+          startsAt,
+          endsAt,
+          claimExpiresAt,
+          timing,
+        });
+        return row;
+      });
+      res.status(201).json(answer(booking));
+    } catch (err) {
+      // Two requests with one Idempotency-Key raced: the loser answers with the winner's booking.
+      if ((err as { constraint?: string }).constraint === 'bookings_idempotency_key_unique') {
+        const winner = await replay();
+        if (winner) return void res.status(201).json(answer(winner));
+      }
+      throw err;
+    }
+  });
+
+  async function checkBookable(trx: Parameters<Parameters<typeof db.transaction>[0]>[0], body: BookingRequest) {
+    const restaurant = await getRestaurant(trx, body.restaurantId);
+    if (!restaurant) throw notFound('restaurant', body.restaurantId);
+    const table = await getTable(trx, body.tableId);
+    if (!table) throw notFound('table', body.tableId);
+
+    const problems: FieldProblem[] = [];
+    const startsAt = new Date(body.startsAt);
+    if (startsAt.getTime() <= Date.now()) problems.push({ in: 'body', path: 'startsAt', message: 'must be in the future' });
+    if (table.restaurantId !== restaurant.id) {
+      problems.push({ in: 'body', path: 'tableId', message: `table ${table.id} belongs to another restaurant` });
+    } else if (body.partySize > table.seats) {
+      problems.push({ in: 'body', path: 'partySize', message: `table ${table.name} seats at most ${table.seats}` });
+    }
+    const preorder = body.preorder ?? [];
+    const known = await menuItemIdsOf(trx, restaurant.id, preorder.map((p) => p.menuItemId));
+    preorder.forEach((p, i) => {
+      if (!known.has(p.menuItemId)) {
+        problems.push({ in: 'body', path: `preorder.${i}.menuItemId`, message: `menu item ${p.menuItemId} is not on this restaurant's menu` });
+      }
+    });
+    if (problems.length) throw validationFailed(problems);
+
+    const timing = resolveTiming(restaurant, config);
+    const endsAt = new Date(startsAt.getTime() + timing.slotMs);
+    if (await slotTaken(trx, table.id, startsAt, endsAt)) {
+      throw conflict(`table ${table.name} is already booked around that time`, { reason: 'slot_taken' });
+    }
+    return { restaurant, table, timing, startsAt, endsAt };
+  }
+
+  router.get('/bookings/:id', async (req, res) => {
+    const booking = await getBooking(db, parseId(req, 'id', 'booking'));
+    if (!booking) throw notFound('booking', req.params.id);
+    // Anyone with the id may look: nothing personal is in the answer.
+    res.json({
+      id: booking.id,
+      status: booking.status,
+      restaurantId: booking.restaurantId,
+      tableId: booking.tableId,
+      startsAt: booking.startsAt.toISOString(),
+      partySize: booking.partySize,
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,44 @@
+import type { Request } from 'express';
+import { z } from 'zod';
+import { notFound, validationFailed, zodProblems, type FieldProblem } from './errors';
+
+/** Ids are Postgres `serial`s: a larger number would fail in the database instead of here. */
+const MAX_ID = 2_147_483_647;
+
+/** An id inside a body: a positive integer that fits the database column. */
+export const idSchema = z.number().int().min(1).max(MAX_ID);
+
+// Zod's default for a missing field ("expected string, received undefined") reads like a type error.
+const reportMissingAsRequired: z.core.$ZodErrorMap = (issue) =>
+  issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined;
+
+function parse<S extends z.ZodType>(schema: S, input: unknown, location: FieldProblem['in']): z.output<S> {
+  const result = schema.safeParse(input, { error: reportMissingAsRequired });
+  if (!result.success) throw validationFailed(zodProblems(result.error, location));
+  return result.data;
+}
+
+/** The JSON body, or 400 validation_failed listing every problem. */
+export function parseBody<S extends z.ZodType>(req: Request, schema: S): z.output<S> {
+  // express.json leaves the body undefined when there is none or it is not JSON.
+  if (req.body === undefined) {
+    throw validationFailed([{ in: 'body', path: '', message: 'a JSON body is required (Content-Type: application/json)' }]);
+  }
+  return parse(schema, req.body, 'body');
+}
+
+/** The query string (values arrive as strings: use z.coerce for numbers), or 400 validation_failed. */
+export function parseQuery<S extends z.ZodType>(req: Request, schema: S): z.output<S> {
+  return parse(schema, req.query, 'query');
+}
+
+/**
+ * A path id. One that is not a positive integer cannot name any record, so it gets the
+ * same 404 as a well-formed id that names none: "no such <resource>" has one answer.
+ */
+export function parseId(req: Request, param: string, resource: string): number {
+  const raw = String(req.params[param] ?? '');
+  const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(id <= MAX_ID)) throw notFound(resource, raw);
+  return id;
+}

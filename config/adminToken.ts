@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './index';
+
+/** Same floor as ADMIN_API_TOKEN in the config schema. */
+const MIN_LENGTH = 16;
+
+/**
+ * The token the admin API accepts. ADMIN_API_TOKEN when set; in embedded mode (where
+ * loadConfig lets it be unset) the one kept in `<dataDir>/admin-token`, created on first
+ * use, so a local stack is protected without any setup. Callers must never log it.
+ */
+export function resolveAdminToken(config: Pick<Config, 'ADMIN_API_TOKEN' | 'embedded' | 'dataDir'>): string {
+  if (config.ADMIN_API_TOKEN) return config.ADMIN_API_TOKEN;
+  if (!config.embedded) {
+    throw new Error('ADMIN_API_TOKEN is required when DATABASE_URL or TEMPORAL_ADDRESS is set');
+  }
+  const file = path.join(config.dataDir, 'admin-token');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  if (!fs.existsSync(file)) {
+    // Written aside and linked into place: link() refuses to replace an existing file, so two
+    // processes starting together agree on one token, and neither can read a half-written one.
+    const draft = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(draft, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    try {
+      fs.linkSync(draft, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      fs.unlinkSync(draft);
+    }
+  }
+  const token = fs.readFileSync(file, 'utf8').trim();
+  if (token.length < MIN_LENGTH) {
+    throw new Error(`${file} must hold a token of at least ${MIN_LENGTH} characters; delete it to get a new one`);
+  }
+  return token;
+}

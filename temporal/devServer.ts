@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from './searchAttributes';
+
+export interface DevServerOptions {
+  /** The Temporal CLI, from provisionTemporalCli(). */
+  cliPath: string;
+  /** SQLite file that keeps workflows across restarts; in-memory without it. */
+  dbFile?: string;
+  port: number;
+  /** Web UI port; the CLI's default is port + 1000. Ignored when headless. */
+  uiPort?: number;
+  headless?: boolean;
+  namespace: string;
+  log?: (line: string) => void;
+  /** How long to wait for the frontend to answer; the first start on a new SQLite file is the slowest. */
+  readyTimeoutMs?: number;
+}
+
+export interface DevServerHandle {
+  /** host:port for Connection / NativeConnection. */
+  address: string;
+  uiUrl?: string;
+  pid: number;
+  /** Stops the server and resolves once its process group has exited. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const STDERR_TAIL_LINES = 30;
+
+/** Runs `temporal server start-dev` and resolves once its frontend serves the namespace. */
+export async function startDevServer(opts: DevServerOptions): Promise<DevServerHandle> {
+  const log = opts.log ?? (() => {});
+  const address = `${HOST}:${opts.port}`;
+  const args = ['server', 'start-dev', '--ip', HOST, '--port', String(opts.port)];
+  if (opts.headless) args.push('--headless');
+  else if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
+  args.push('--namespace', opts.namespace);
+  if (opts.dbFile) {
+    fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
+    args.push('--db-filename', path.resolve(opts.dbFile));
+  }
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  // Air-gapped machines: the version check would only time out against temporal.io.
+  args.push('--dynamic-config-value', 'frontend.enableServerVersionCheck=false', '--log-level', 'warn');
+
+  const started = Date.now();
+  // Own process group: if the CLI is a shim or wrapper script, stop() still reaches the real server.
+  const child = spawn(opts.cliPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  let stopping = false;
+  const collect = (stream: NodeJS.ReadableStream) => {
+    let partial = '';
+    stream.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) {
+        tail.push(line);
+        if (tail.length > STDERR_TAIL_LINES) tail.shift();
+        // Shutdown always logs a burst of poller warnings; they say nothing useful.
+        if (!stopping) log(`[temporal] ${line}`);
+      }
+    });
+  };
+  collect(child.stdout!);
+  collect(child.stderr!);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  await Promise.race([new Promise<void>((resolve) => child.once('spawn', resolve)), spawnError.then((e) => Promise.reject(e))]);
+  track(child);
+
+  const stop = async () => {
+    stopping = true;
+    if (child.exitCode === null && child.signalCode === null) {
+      killGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    // The group may outlive its leader (a shim's child): make sure nothing is left.
+    killGroup(child, 'SIGKILL');
+    untrack(child);
+  };
+
+  try {
+    await waitUntilServing(address, opts.namespace, opts.readyTimeoutMs ?? 60_000, exited, () => tail);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const uiPort = opts.headless ? undefined : (opts.uiPort ?? opts.port + 1000);
+  log(`[temporal] dev server ready at ${address} in ${Date.now() - started} ms${opts.dbFile ? ` (db ${opts.dbFile})` : ''}`);
+  return {
+    address,
+    uiUrl: uiPort === undefined ? undefined : `http://${HOST}:${uiPort}`,
+    pid: child.pid!,
+    stop,
+  };
+}
+
+async function waitUntilServing(
+  address: string,
+  namespace: string,
+  timeoutMs: number,
+  exited: Promise<void>,
+  tail: () => string[],
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  let lastError: unknown;
+  const failure = (reason: string) =>
+    new Error(
+      `Temporal dev server at ${address} ${reason}.${lastError ? ` Last error: ${(lastError as Error).message}.` : ''}\n` +
+        `Its last output:\n${tail().map((l) => `  ${l}`).join('\n') || '  (none)'}`,
+    );
+  while (Date.now() < deadline) {
+    if (gone) throw failure('exited during start-up');
+    let connection: Connection | undefined;
+    try {
+      connection = await Connection.connect({ address, connectTimeout: 1000 });
+      // A namespace lookup needs the frontend, persistence and the namespace registry: truly up.
+      await connection.workflowService.describeNamespace({ namespace });
+      return;
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await connection?.close();
+    }
+  }
+  throw failure(`did not answer within ${timeoutMs} ms`);
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+/**
+ * The server runs in its own process group, so a Ctrl-C on the terminal does not reach it.
+ * If nobody else handles the signal (and so nobody will call stop()), kill what we started
+ * and then die of the signal as Node would have.
+ */
+const running = new Set<ChildProcess>();
+let hooked = false;
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => running.forEach((c) => killGroup(c, 'SIGKILL')));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      if (process.listenerCount(signal) > 1) return;
+      running.forEach((c) => killGroup(c, 'SIGKILL'));
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+function untrack(child: ChildProcess): void {
+  running.delete(child);
+}
+
+/** A port that was free a moment ago, for servers that must be told their port up front. */
+export function findFreePort(host = HOST): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

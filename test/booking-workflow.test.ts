@@ -1,0 +1,213 @@
+/**
+ * The booking lifecycle on the Java time-skipping server: every timeout is driven by
+ * env.sleep(), never by waiting. Real worker, real activities, real Postgres; the channel
+ * is the outbox (messages recorded as `queued` rows), so what each person was told is
+ * read back from whatsapp_messages.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { loadConfig } from '../config';
+import { createActivities } from '../activities';
+import { createLogger } from '../observability/logger';
+import { createOutboxChannel } from '../whatsapp/channel';
+import { bookingHandle } from '../temporal/bookingClient';
+import { approveSignal, cancelSignal, claimSignal, rejectSignal, statusQuery } from '../workflows/definitions';
+import { createTestDatabase, type TestDatabase } from './helpers/db';
+import { createDraft, createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { createTimeSkippingEnv, getWorkflowBundle, uniqueId } from './helpers/temporal';
+
+const MIN = 60_000;
+const config = loadConfig({});
+
+let t: TestDatabase;
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+let r: RestaurantFixture;
+const taskQueue = uniqueId('bookings');
+
+beforeAll(async () => {
+  [t, env] = await Promise.all([createTestDatabase(), createTimeSkippingEnv()]);
+  r = await createRestaurantFixture(t.db);
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await getWorkflowBundle(require.resolve('../workflows')),
+    activities: createActivities({ config, db: t.db, channel: createOutboxChannel({ db: t.db }), logger: createLogger('silent') }),
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+  await t?.drop();
+});
+
+const newBooking = async (startsInMs = 24 * 60 * MIN) => {
+  const row = await createDraft({ db: t.db, client: env.client, config, taskQueue }, r, {
+    now: await env.currentTimeMs(),
+    startsInMs,
+  });
+  return { id: row.id, startsAt: row.startsAt, handle: bookingHandle(env.client, row.id) };
+};
+
+const statusOf = (b: { handle: ReturnType<typeof bookingHandle> }) => b.handle.query(statusQuery);
+const reaches = (b: { handle: ReturnType<typeof bookingHandle> }, status: string) =>
+  eventually(() => statusOf(b), (s) => s.status === status);
+
+/** Who was told what about a booking, in order: "purpose → phone". */
+const told = (bookingId: number) =>
+  t.db('whatsapp_messages').where({ booking_id: bookingId, direction: 'out' }).orderBy('id').select('purpose', 'phone');
+const toldCount = async (bookingId: number, purpose: string) => (await told(bookingId)).filter((m) => m.purpose === purpose).length;
+const history = (bookingId: number) =>
+  t.db('booking_history').where({ booking_id: bookingId }).orderBy('id').select('from_status as from', 'to_status as to', 'actor_type as actor', 'reason');
+
+const managerPhones = () => r.managers.map((m) => m.phone).sort();
+
+async function claimed(guestPhone = testPhone(), startsInMs?: number) {
+  const b = await newBooking(startsInMs);
+  await b.handle.signal(claimSignal, { phone: guestPhone, name: 'Ana', messageId: uniqueId('wamid') });
+  await reaches(b, 'PENDING');
+  await eventually(() => toldCount(b.id, 'guestWaiting'), (n) => n === 1);
+  return { ...b, guestPhone };
+}
+
+test('an unclaimed draft expires after BOOKING_CLAIM_TTL and nobody is messaged', async () => {
+  const b = await newBooking();
+  await env.sleep(29 * MIN);
+  expect((await statusOf(b)).status).toBe('DRAFT');
+  await env.sleep(2 * MIN);
+  await reaches(b, 'EXPIRED');
+  expect(await history(b.id)).toEqual([
+    { from: null, to: 'DRAFT', actor: 'guest', reason: null },
+    { from: 'DRAFT', to: 'EXPIRED', actor: 'system', reason: 'not_claimed' },
+  ]);
+  expect(await told(b.id)).toEqual([]);
+});
+
+test('reminds managers at 10 min, asks the owner at 20 min, expires at 45 min and tells the guest', async () => {
+  const b = await claimed();
+  const requested = await eventually(() => told(b.id), (m) => m.filter((x) => x.purpose === 'managerRequest').length === 2);
+  expect(requested.filter((m) => m.purpose === 'managerRequest').map((m) => m.phone).sort()).toEqual(managerPhones());
+
+  await env.sleep(9 * MIN);
+  expect(await toldCount(b.id, 'managerReminder')).toBe(0);
+  await env.sleep(2 * MIN);
+  const reminded = await eventually(() => told(b.id), (m) => m.filter((x) => x.purpose === 'managerReminder').length === 2);
+  expect(reminded.filter((m) => m.purpose === 'managerReminder').map((m) => m.phone).sort()).toEqual(managerPhones());
+  expect(await toldCount(b.id, 'escalation')).toBe(0);
+
+  await env.sleep(10 * MIN); // 21 min after the claim
+  const escalated = await eventually(() => told(b.id), (m) => m.some((x) => x.purpose === 'escalation'));
+  expect(escalated.filter((m) => m.purpose === 'escalation').map((m) => m.phone)).toEqual([r.owner.phone]);
+  expect((await statusOf(b)).status).toBe('PENDING');
+
+  await env.sleep(25 * MIN); // 46 min after the claim
+  await reaches(b, 'EXPIRED');
+  await eventually(() => toldCount(b.id, 'guestExpired'), (n) => n === 1);
+  expect((await told(b.id)).filter((m) => m.purpose === 'guestExpired')).toEqual([{ purpose: 'guestExpired', phone: b.guestPhone }]);
+  await eventually(() => toldCount(b.id, 'managerExpired'), (n) => n === 3);
+  expect((await history(b.id)).map((h) => `${h.from}>${h.to}:${h.actor}`)).toEqual([
+    'null>DRAFT:guest',
+    'DRAFT>PENDING:guest',
+    'PENDING>EXPIRED:system',
+  ]);
+});
+
+test('an undecided booking expires 15 minutes before it starts, however early that is', async () => {
+  const b = await claimed(testPhone(), 35 * MIN);
+  const { deadlines } = await statusOf(b);
+  expect(Date.parse(deadlines.expireAt!)).toBe(b.startsAt.getTime() - 15 * MIN);
+  expect(Date.parse(deadlines.escalateAt!)).toBe(b.startsAt.getTime() - 15 * MIN);
+  await env.sleep(11 * MIN);
+  await eventually(() => toldCount(b.id, 'managerReminder'), (n) => n === 2);
+  await env.sleep(9 * MIN); // 20 min after the claim: 15 min before the start, and before the owner step
+  await reaches(b, 'EXPIRED');
+  expect(await toldCount(b.id, 'escalation')).toBe(0);
+  await eventually(() => toldCount(b.id, 'guestExpired'), (n) => n === 1);
+});
+
+test('a decision before the reminder cancels the reminder, the escalation and the expiry', async () => {
+  const b = await claimed();
+  const manager = r.managers[0];
+  await b.handle.signal(approveSignal, {
+    actor: { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone },
+    messageId: uniqueId('wamid'),
+  });
+  await reaches(b, 'APPROVED');
+  await eventually(() => told(b.id), (m) => m.some((x) => x.purpose === 'guestApproved') && m.some((x) => x.purpose === 'decisionAck'));
+  expect((await told(b.id)).filter((m) => m.purpose === 'decisionAck')).toEqual([{ purpose: 'decisionAck', phone: manager.phone }]);
+
+  await env.sleep(60 * MIN);
+  expect((await statusOf(b)).status).toBe('APPROVED');
+  const purposes = (await told(b.id)).map((m) => m.purpose);
+  expect(purposes).not.toContain('managerReminder');
+  expect(purposes).not.toContain('escalation');
+  expect(purposes).not.toContain('guestExpired');
+  const row = await t.db('bookings').where({ id: b.id }).first();
+  expect(row).toMatchObject({ status: 'APPROVED', decided_by_type: 'manager', decided_by_user_id: manager.userId });
+});
+
+test('the same claim twice changes nothing; a claim from a second phone is refused politely', async () => {
+  const b = await newBooking();
+  const guest = testPhone();
+  const claim = { phone: guest, name: 'Ana', messageId: uniqueId('wamid') };
+  await b.handle.signal(claimSignal, claim);
+  await b.handle.signal(claimSignal, claim); // Meta redelivered the webhook
+  await b.handle.signal(claimSignal, { ...claim, messageId: uniqueId('wamid') }); // the guest sent it again
+  await reaches(b, 'PENDING');
+  const stranger = testPhone();
+  await b.handle.signal(claimSignal, { phone: stranger, messageId: uniqueId('wamid') });
+  await eventually(() => toldCount(b.id, 'claimRefused'), (n) => n === 1);
+
+  expect((await told(b.id)).filter((m) => m.purpose === 'claimRefused')).toEqual([{ purpose: 'claimRefused', phone: stranger }]);
+  expect(await toldCount(b.id, 'managerRequest')).toBe(2);
+  expect(await toldCount(b.id, 'guestWaiting')).toBe(1);
+  expect((await history(b.id)).filter((h) => h.to === 'PENDING')).toHaveLength(1);
+  expect((await statusOf(b)).guest?.phone).toBe(guest);
+  expect(await t.db('clients').where({ phone: guest }).first('name')).toEqual({ name: 'Ana' });
+});
+
+test('a decision after expiry is refused and the manager is told what happened', async () => {
+  const b = await claimed();
+  await env.sleep(46 * MIN);
+  await reaches(b, 'EXPIRED');
+  const late = r.managers[1];
+  await b.handle.signal(approveSignal, { actor: { type: 'manager', id: late.userId, phone: late.phone }, messageId: uniqueId('wamid') });
+  await eventually(() => toldCount(b.id, 'alreadyDecided'), (n) => n === 1);
+  expect((await statusOf(b)).status).toBe('EXPIRED');
+  expect((await t.db('bookings').where({ id: b.id }).first()).status).toBe('EXPIRED');
+  expect((await told(b.id)).filter((m) => m.purpose === 'alreadyDecided')).toEqual([{ purpose: 'alreadyDecided', phone: late.phone }]);
+});
+
+test('the first decision wins; the second manager learns who decided', async () => {
+  const b = await claimed();
+  const [first, second] = r.managers;
+  await b.handle.signal(rejectSignal, { actor: { type: 'manager', id: first.userId, name: first.name, phone: first.phone }, reason: 'Fully booked' });
+  await b.handle.signal(approveSignal, { actor: { type: 'manager', id: second.userId, name: second.name, phone: second.phone } });
+  await reaches(b, 'REJECTED');
+  await eventually(() => toldCount(b.id, 'alreadyDecided'), (n) => n === 1);
+  expect((await told(b.id)).filter((m) => m.purpose === 'alreadyDecided')).toEqual([{ purpose: 'alreadyDecided', phone: second.phone }]);
+  expect(await toldCount(b.id, 'guestRejected')).toBe(1);
+  expect(await toldCount(b.id, 'guestApproved')).toBe(0);
+  expect((await history(b.id)).at(-1)).toEqual({ from: 'PENDING', to: 'REJECTED', actor: 'manager', reason: 'Fully booked' });
+});
+
+test('an approved booking can be cancelled; guest and managers are told', async () => {
+  const b = await claimed();
+  await b.handle.signal(approveSignal, { actor: { type: 'admin' } });
+  await reaches(b, 'APPROVED');
+  await b.handle.signal(cancelSignal, { actor: { type: 'admin' }, reason: 'Kitchen closed' });
+  await reaches(b, 'CANCELLED');
+  await eventually(() => toldCount(b.id, 'managerCancelled'), (n) => n === 2);
+  expect(await toldCount(b.id, 'guestCancelled')).toBe(1);
+  expect((await history(b.id)).at(-1)).toEqual({ from: 'APPROVED', to: 'CANCELLED', actor: 'admin', reason: 'Kitchen closed' });
+  // A cancelled booking cannot be cancelled again or approved.
+  await b.handle.signal(cancelSignal, { actor: { type: 'admin' } });
+  await b.handle.signal(approveSignal, { actor: { type: 'admin' } });
+  await env.sleep(MIN);
+  expect((await statusOf(b)).status).toBe('CANCELLED');
+  expect((await history(b.id)).filter((h) => h.to === 'CANCELLED')).toHaveLength(1);
+});

@@ -1,0 +1,71 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { BookingStatusKey } from '../temporal/searchAttributes';
+import {
+  connectDevServer,
+  createTimeSkippingEnv,
+  uniqueId,
+  withWorker,
+  type DevServerConnection,
+  type TemporalTarget,
+} from './helpers/temporal';
+import { greet, sleepFor } from './workflows/smoke';
+
+const workflowsPath = require.resolve('./workflows/smoke');
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+async function searchAttributesAreRegistered(target: TemporalTarget): Promise<void> {
+  const handle = await target.client.workflow.start(sleepFor, {
+    args: ['1 hour'],
+    taskQueue: uniqueId('no-worker'),
+    workflowId: uniqueId('search-attributes'),
+    typedSearchAttributes: [{ key: BookingStatusKey, value: 'PENDING' }],
+  });
+  try {
+    expect((await handle.describe()).typedSearchAttributes.get(BookingStatusKey)).toBe('PENDING');
+  } finally {
+    await handle.terminate();
+  }
+}
+
+describe('shared dev server', () => {
+  let dev: DevServerConnection;
+  beforeAll(async () => {
+    dev = await connectDevServer();
+  });
+  afterAll(() => dev.close());
+
+  test('runs a workflow', async () => {
+    const result = await withWorker(dev, { workflowsPath }, (taskQueue) =>
+      dev.client.workflow.execute(greet, { args: ['dev'], taskQueue, workflowId: uniqueId('greet') }),
+    );
+    expect(result).toMatch(/^hello dev from test-/);
+  });
+
+  test('has our search attributes', () => searchAttributesAreRegistered(dev));
+});
+
+describe('time-skipping server', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  afterAll(() => env?.teardown());
+
+  test('runs a workflow', async () => {
+    const result = await withWorker(env, { workflowsPath }, (taskQueue) =>
+      env.client.workflow.execute(greet, { args: ['test server'], taskQueue, workflowId: uniqueId('greet') }),
+    );
+    expect(result).toMatch(/^hello test server from test-/);
+  });
+
+  test('skips a day of sleep', async () => {
+    const started = Date.now();
+    const slept = await withWorker(env, { workflowsPath }, (taskQueue) =>
+      env.client.workflow.execute(sleepFor, { args: ['1 day'], taskQueue, workflowId: uniqueId('sleep') }),
+    );
+    expect(slept).toBeGreaterThanOrEqual(DAY_MS);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test('has our search attributes', () => searchAttributesAreRegistered(env));
+});

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import express from 'express';
+import express, { type Router } from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db/knex';
 import type { Logger } from '../observability/logger';
@@ -7,7 +7,9 @@ import { registry } from '../observability/metrics';
 import { requireAdmin } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { requestContext, requestMetrics } from './requestContext';
+import { adminBookingsRouter } from './routes/admin/bookings';
 import { restaurantsRouter } from './routes/admin/restaurants';
+import { bookingsRouter } from './routes/bookings';
 import { healthRouter } from './routes/health';
 
 export interface AppDeps {
@@ -17,6 +19,8 @@ export interface AppDeps {
   logger: Logger;
   /** From resolveAdminToken(config). */
   adminToken: string;
+  /** The WhatsApp webhook (createWhatsAppWebhookRouter); its inbox lives as long as the process. */
+  webhook?: Router;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -31,9 +35,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Before the parser, so an anonymous caller cannot make us read a body.
   app.use('/admin-api', requireAdmin(deps.adminToken));
-  // Routers that verify a signature over the raw body (the WhatsApp webhook) are mounted above this line.
+  // Before the JSON parser: the webhook's signature is checked over the raw bytes.
+  if (deps.webhook) app.use(deps.webhook);
   app.use(express.json({ limit: '100kb' }));
   app.use('/admin-api/restaurants', restaurantsRouter(deps));
+  app.use('/admin-api', adminBookingsRouter(deps));
+  app.use('/api', bookingsRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -123,6 +123,7 @@ function toApiError(err: unknown): ApiError | undefined {
     if (err.code === FOREIGN_KEY_VIOLATION) {
       // The referencing side ("insert or update on table ...") names a parent that is gone;
       // the referenced side ("update or delete ...") is a row something still points at.
+      // pg gives no field to tell them apart; a server with non-English messages gets 409.
       return err.message.includes('insert or update on table')
         ? new ApiError('not_found', 'a referenced record does not exist')
         : conflict('the record is still referenced by other records');

@@ -2,11 +2,11 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { notFound, validationFailed, zodProblems, type FieldProblem } from './errors';
 
-/** Ids are Postgres `serial`s: a larger number would fail in the database instead of here. */
-const MAX_ID = 2_147_483_647;
+/** Largest Postgres `integer` (ids are `serial`s): a larger number would fail in the database, not here. */
+export const PG_INT_MAX = 2_147_483_647;
 
 /** An id inside a body: a positive integer that fits the database column. */
-export const idSchema = z.number().int().min(1).max(MAX_ID);
+export const idSchema = z.number().int().min(1).max(PG_INT_MAX);
 
 // Zod's default for a missing field ("expected string, received undefined") reads like a type error.
 const reportMissingAsRequired: z.core.$ZodErrorMap = (issue) =>
@@ -39,6 +39,6 @@ export function parseQuery<S extends z.ZodType>(req: Request, schema: S): z.outp
 export function parseId(req: Request, param: string, resource: string): number {
   const raw = String(req.params[param] ?? '');
   const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : NaN;
-  if (!(id <= MAX_ID)) throw notFound(resource, raw);
+  if (!(id <= PG_INT_MAX)) throw notFound(resource, raw);
   return id;
 }

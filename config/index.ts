@@ -14,6 +14,8 @@ const optionalString = z
   .optional();
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+// PORT=0 lets the OS pick (tests run several APIs side by side).
+const listenPort = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
 const duration = (fallback: string) =>
   z
@@ -37,7 +39,7 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   HOST: z.string().default('0.0.0.0'),
-  PORT: port(3000),
+  PORT: listenPort(3000),
   DATA_DIR: z.string().default('./.data'),
   WA_BOOKING_CACHE_DIR: z.string().default(path.join(os.homedir(), '.cache', 'wa-booking')),
 
@@ -108,23 +110,22 @@ export class ConfigError extends Error {
 /** Parses the environment once; reports every problem together so one restart fixes them all. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
-  const cfg = parsed.data;
-  const embedded = !cfg.DATABASE_URL && !cfg.TEMPORAL_ADDRESS;
-  const problems: string[] = [];
-  if (!embedded && !cfg.ADMIN_API_TOKEN) {
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // Cross-field rules read the raw values too, so one run reports every problem at once.
+  const set = (name: string) => Boolean(env[name]?.trim());
+  const embedded = !set('DATABASE_URL') && !set('TEMPORAL_ADDRESS');
+  if (!embedded && !set('ADMIN_API_TOKEN')) {
     problems.push('ADMIN_API_TOKEN: required when DATABASE_URL or TEMPORAL_ADDRESS points to an external server');
   }
-  if (cfg.WHATSAPP_ACCESS_TOKEN) {
-    for (const name of ['WHATSAPP_PHONE_NUMBER_ID', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN'] as const) {
-      if (!cfg[name]) problems.push(`${name}: required when WHATSAPP_ACCESS_TOKEN is set`);
+  if (set('WHATSAPP_ACCESS_TOKEN')) {
+    for (const name of ['WHATSAPP_PHONE_NUMBER_ID', 'WHATSAPP_APP_SECRET', 'WHATSAPP_VERIFY_TOKEN']) {
+      if (!set(name)) problems.push(`${name}: required when WHATSAPP_ACCESS_TOKEN is set`);
     }
   }
-  if (!(cfg.DECISION_REMINDER_AFTER < cfg.ESCALATE_AFTER && cfg.ESCALATE_AFTER < cfg.DECISION_TIMEOUT)) {
+  const cfg = parsed.data;
+  if (cfg && !(cfg.DECISION_REMINDER_AFTER < cfg.ESCALATE_AFTER && cfg.ESCALATE_AFTER < cfg.DECISION_TIMEOUT)) {
     problems.push('DECISION_REMINDER_AFTER < ESCALATE_AFTER < DECISION_TIMEOUT must hold');
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length || !cfg) throw new ConfigError(problems);
   return { ...cfg, embedded, dataDir: path.resolve(cfg.DATA_DIR) };
 }

@@ -21,8 +21,28 @@ const migrationSource: Knex.MigrationSource<string> = {
   getMigration: async (name) => MIGRATIONS[name],
 };
 
-export function createDb(databaseUrl: string, pool: Knex.PoolConfig = { min: 0, max: 10 }): Db {
-  return knexFactory({ client: 'pg', connection: databaseUrl, pool, migrations: { migrationSource } });
+export interface DbLogger {
+  warn(msg: string): void;
+  error(msg: string): void;
+  debug(msg: string): void;
+}
+
+export function createDb(databaseUrl: string, pool: Knex.PoolConfig = { min: 0, max: 10 }, logger?: DbLogger): Db {
+  return knexFactory({
+    client: 'pg',
+    connection: databaseUrl,
+    pool,
+    migrations: { migrationSource },
+    // Knex prints to the console by default; route it to the structured log instead.
+    ...(logger && {
+      log: {
+        warn: (m: unknown) => logger.warn(String(m)),
+        error: (m: unknown) => logger.error(String(m)),
+        debug: (m: unknown) => logger.debug(String(m)),
+        deprecate: (m: unknown) => logger.warn(String(m)),
+      },
+    }),
+  });
 }
 
 export async function migrateLatest(db: Db): Promise<string[]> {

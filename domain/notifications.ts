@@ -69,6 +69,12 @@ export interface Notification {
   };
   /** Reply to the inbound message that caused this one, when there is one. */
   replyTo?: string;
+  /**
+   * Send the approved manager template instead of the interactive message: the interactive
+   * one was refused later with 131047 (outside the 24-hour window). Recorded under
+   * `idempotencyKey(n) + ':template'`, so it too is sent at most once.
+   */
+  viaTemplate?: boolean;
 }
 
 export interface SendResult {

@@ -1,7 +1,9 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { createWhatsAppWebhookRouter } from '../api/routes/whatsappWebhook';
 import type { Config } from '../config';
 import { createDb, migrateLatest } from '../db/knex';
 import type { Logger } from '../observability/logger';
@@ -20,6 +22,8 @@ export interface SystemOptions {
 }
 
 export interface RunningSystem {
+  /** Where the API listens (with PORT=0, the port the OS chose). */
+  apiUrl?: string;
   extraUrls: { label: string; url: string }[];
   stop(): Promise<void>;
 }
@@ -34,8 +38,9 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     for (const s of stops.reverse()) await s().catch((err) => logger.error({ err }, 'stop failed'));
   };
 
+  let apiUrl: string | undefined;
   try {
-    const db = createDb(o.databaseUrl);
+    const db = createDb(o.databaseUrl, undefined, logger.child({ component: 'knex' }));
     stops.push(() => db.destroy());
     const applied = await migrateLatest(db);
     log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database schema is up to date');
@@ -60,7 +65,10 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const connection = await Connection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
       const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-      const app = createApp({ config, db, temporal, logger, adminToken: o.adminToken, channel: channel.channel });
+      const webhook = createWhatsAppWebhookRouter({ config, db, temporal, logger, channel: channel.channel });
+      webhook.inbox.start();
+      stops.push(() => webhook.inbox.stop());
+      const app = createApp({ config, db, temporal, logger, adminToken: o.adminToken, webhook });
       const server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -73,9 +81,11 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
             server.closeAllConnections();
           }),
       );
-      log(`API listening on ${config.HOST}:${config.PORT}`);
+      const { port } = server.address() as AddressInfo;
+      apiUrl = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+      log(`API listening on ${apiUrl}`);
     }
-    return { extraUrls: channel.urls ?? [], stop };
+    return { apiUrl, extraUrls: channel.urls ?? [], stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -30,7 +31,7 @@ export interface DevServerHandle {
 }
 
 const HOST = '127.0.0.1';
-const STDERR_TAIL_LINES = 30;
+const OUTPUT_TAIL_LINES = 30;
 
 /** Runs `temporal server start-dev` and resolves once its frontend serves the namespace. */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServerHandle> {
@@ -48,6 +49,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   // Air-gapped machines: the version check would only time out against temporal.io.
   args.push('--dynamic-config-value', 'frontend.enableServerVersionCheck=false', '--log-level', 'warn');
 
+  await assertPortFree(opts.port);
   const started = Date.now();
   // Own process group: if the CLI is a shim or wrapper script, stop() still reaches the real server.
   const child = spawn(opts.cliPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,7 +62,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
       partial = lines.pop() ?? '';
       for (const line of lines.filter(Boolean)) {
         tail.push(line);
-        if (tail.length > STDERR_TAIL_LINES) tail.shift();
+        if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
         // Shutdown always logs a burst of poller warnings; they say nothing useful.
         if (!stopping) log(`[temporal] ${line}`);
       }
@@ -69,8 +71,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   collect(child.stdout!);
   collect(child.stderr!);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  await Promise.race([new Promise<void>((resolve) => child.once('spawn', resolve)), spawnError.then((e) => Promise.reject(e))]);
+  await once(child, 'spawn').catch((err: Error) => {
+    throw new Error(`Cannot run the Temporal CLI ${opts.cliPath}: ${err.message}`);
+  });
   track(child);
 
   const stop = async () => {
@@ -118,14 +121,16 @@ async function waitUntilServing(
       `Temporal dev server at ${address} ${reason}.${lastError ? ` Last error: ${(lastError as Error).message}.` : ''}\n` +
         `Its last output:\n${tail().map((l) => `  ${l}`).join('\n') || '  (none)'}`,
     );
-  while (Date.now() < deadline) {
-    if (gone) throw failure('exited during start-up');
+  while (!gone && Date.now() < deadline) {
     let connection: Connection | undefined;
     try {
       connection = await Connection.connect({ address, connectTimeout: 1000 });
       // A namespace lookup needs the frontend, persistence and the namespace registry: truly up.
-      await connection.workflowService.describeNamespace({ namespace });
-      return;
+      // Bounded, because a port that accepts but never answers would otherwise hang us.
+      await connection.withDeadline(Date.now() + 2000, () =>
+        connection!.workflowService.describeNamespace({ namespace }),
+      );
+      if (!gone) return;
     } catch (err) {
       lastError = err;
       await new Promise((r) => setTimeout(r, 200));
@@ -133,7 +138,22 @@ async function waitUntilServing(
       await connection?.close();
     }
   }
-  throw failure(`did not answer within ${timeoutMs} ms`);
+  throw failure(gone ? 'exited during start-up' : `did not answer within ${timeoutMs} ms`);
+}
+
+/** Rejects with a clear message up front; the CLI's own bind error is buried in its log. */
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`Port ${HOST}:${port} is in use: is another Temporal server running? Choose another port.`)
+          : err,
+      ),
+    );
+    probe.listen(port, HOST, () => probe.close(() => resolve()));
+  });
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import type { Env } from '../config';
+import { findFreePort } from './devServer';
 
 /**
  * Finds or builds the two Temporal servers without temporal.download, which air-gapped
@@ -19,10 +21,13 @@ export const TEST_SERVER_VERSION = '1.38.0';
 /** The test server logs through slf4j; without a binding it prints a warning on every start. */
 const SLF4J_VERSION = '1.7.36';
 /**
- * sdk-core gives the test server ~5 s to answer. A cold JVM needs ~0.7 s idle and ~1.3 s
- * with both cores busy here; C1-only JIT and the serial GC trim start-up a little more.
+ * sdk-core gives the test server ~5 s to answer. Measured on this 2-core machine, a cold JVM
+ * takes ~1 s idle and 1.3-2.9 s with both cores busy; C1-only JIT and the serial GC trim
+ * that a little, the class-data archive (writeCdsArchive) halves it. Xshare:auto keeps a
+ * stale archive from being fatal.
  */
 const JVM_FLAGS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto';
+const CDS_ARCHIVE = 'test-server.jsa';
 
 export type ProvisionSettings = Pick<Env, 'TEMPORAL_CLI_PATH' | 'TEMPORAL_TEST_SERVER_PATH' | 'WA_BOOKING_CACHE_DIR'>;
 
@@ -70,19 +75,19 @@ export async function provisionTemporalCli(
   const go = which('go', ctx.env);
   if (go) {
     try {
-      return await ctx.buildOnce(
-        'go-install',
+      return await ctx.buildOnce({
+        source: 'go-install',
         dir,
         cached,
-        `building ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} with go install (~4 min, once per machine)`,
-        async (tmp) => {
+        description: `building ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} with go install (~4 min, once per machine)`,
+        build: async (tmp) => {
           await run(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
             cwd: tmp,
             env: { ...ctx.env, GOBIN: tmp },
           });
           return 'temporal';
         },
-      );
+      });
     } catch (err) {
       missing.push(`go install failed: ${errorText(err)}`);
     }
@@ -126,27 +131,34 @@ export async function provisionTestServer(
   if (hit) return ctx.found('cache', hit, 'cached copy');
 
   const missing: string[] = [];
-  const java = which('java', ctx.env);
+  const java = findJava(ctx.env);
   const mvn = which('mvn', ctx.env);
   if (java && mvn) {
     try {
-      return await ctx.buildOnce(
-        'maven',
+      return await ctx.buildOnce({
+        source: 'maven',
         dir,
         cached,
-        `resolving ${TEST_SERVER_ARTIFACT}:${TEST_SERVER_VERSION} from Maven Central`,
-        async (tmp) => {
-        fs.writeFileSync(path.join(tmp, 'pom.xml'), testServerPom());
-        await run(mvn, ['-q', '-B', 'dependency:copy-dependencies', '-DoutputDirectory=lib', '-DincludeScope=runtime'], {
-          cwd: tmp,
-          env: ctx.env,
-        });
-        fs.rmSync(path.join(tmp, 'pom.xml'));
-        fs.rmSync(path.join(tmp, 'target'), { recursive: true, force: true });
-        fs.writeFileSync(path.join(tmp, 'temporal-test-server'), testServerWrapper(), { mode: 0o755 });
-        return 'temporal-test-server';
+        description: `resolving ${TEST_SERVER_ARTIFACT}:${TEST_SERVER_VERSION} from Maven Central`,
+        build: async (tmp) => {
+          fs.writeFileSync(path.join(tmp, 'pom.xml'), testServerPom());
+          const goals = ['-q', '-B', 'dependency:copy-dependencies', '-DoutputDirectory=lib', '-DincludeScope=runtime'];
+          await run(mvn, goals, { cwd: tmp, env: ctx.env });
+          fs.rmSync(path.join(tmp, 'pom.xml'));
+          fs.rmSync(path.join(tmp, 'target'), { recursive: true, force: true });
+          fs.writeFileSync(path.join(tmp, 'temporal-test-server'), testServerWrapper(), { mode: 0o755 });
+          return 'temporal-test-server';
         },
-      );
+        finish: async (finalDir) => {
+          try {
+            await ctx.step('writing a class-data-sharing archive for a faster JVM start', () =>
+              writeCdsArchive(java, finalDir, ctx.env),
+            );
+          } catch (err) {
+            ctx.say(`no class-data-sharing archive, the JVM starts without it: ${errorText(err)}`);
+          }
+        },
+      });
     } catch (err) {
       missing.push(`Maven resolution failed: ${errorText(err)}`);
     }
@@ -185,9 +197,19 @@ function context(what: string, settings: ProvisionSettings, opts: ProvisionOptio
     ms: Date.now() - started,
   });
 
+  const timedStep = async <T>(description: string, fn: () => Promise<T>): Promise<T> => {
+    say(`${description} ...`);
+    const t0 = Date.now();
+    const value = await fn();
+    say(`${description} ... done in ${seconds(Date.now() - t0)}`);
+    return value;
+  };
+
   return {
     env,
     cacheDir,
+    say,
+    step: timedStep,
     explicit(variable: string, value: string): ProvisionedExecutable {
       const exe = path.resolve(value);
       if (!isExecutable(exe)) {
@@ -207,40 +229,45 @@ function context(what: string, settings: ProvisionSettings, opts: ProvisionOptio
      * (another jest worker, `npm start` beside `npm test`) a duplicate build; if two
      * builds race anyway, the first rename wins and the other is discarded.
      */
-    async buildOnce(
-      source: ProvisionSource,
-      finalDir: string,
-      cached: () => string | undefined,
-      description: string,
-      build: (tmpDir: string) => Promise<string>,
-    ): Promise<ProvisionedExecutable> {
+    async buildOnce(step: {
+      source: ProvisionSource;
+      dir: string;
+      cached: () => string | undefined;
+      description: string;
+      /** Fills the temp dir; returns the executable's name in it. */
+      build: (tmpDir: string) => Promise<string>;
+      /** Runs on the installed dir, for what must know its final path. */
+      finish?: (finalDir: string) => Promise<void>;
+    }): Promise<ProvisionedExecutable> {
       fs.mkdirSync(cacheDir, { recursive: true });
-      const release = await acquireLock(`${finalDir}.lock`, (pid) =>
+      const release = await acquireLock(`${step.dir}.lock`, (pid) =>
         say(`waiting for process ${pid}, which is provisioning it already ...`),
       );
       try {
-        const ready = cached();
+        const ready = step.cached();
         if (ready) {
           say(`using what another process provisioned: ${ready} (${seconds(Date.now() - started)})`);
           return result('cache', ready);
         }
-        const tmp = `${finalDir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+        const tmp = `${step.dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
         fs.mkdirSync(tmp);
+        let file: string;
+        let won = true;
         try {
-          say(`${description} ...`);
-          const buildStart = Date.now();
-          const file = await build(tmp);
+          file = await timedStep(step.description, () => step.build(tmp));
           try {
-            fs.renameSync(tmp, finalDir);
+            fs.renameSync(tmp, step.dir);
           } catch (err) {
             if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+            won = false;
           }
-          const exe = path.join(finalDir, file);
-          say(`${description} ... done in ${seconds(Date.now() - buildStart)} -> ${exe}`);
-          return result(source, exe);
         } finally {
           fs.rmSync(tmp, { recursive: true, force: true });
         }
+        if (won && step.finish) await step.finish(step.dir);
+        const exe = path.join(step.dir, file);
+        say(`ready: ${exe} (${seconds(Date.now() - started)})`);
+        return result(step.source, exe);
       } finally {
         release();
       }
@@ -302,9 +329,58 @@ function testServerWrapper(): string {
   return `#!/bin/sh
 # ${TEST_SERVER_ARTIFACT}:${TEST_SERVER_VERSION} from Maven Central, provisioned by wa-booking (temporal/provision.ts).
 # sdk-core runs this as \`<exe> <port>\` and stops it with SIGKILL: exec, so the signal reaches the JVM.
-dir=$(cd "$(dirname "$0")" && pwd)
-exec "\${JAVA_HOME:+$JAVA_HOME/bin/}java" ${JVM_FLAGS} -cp "$dir/lib/*" io.temporal.testserver.TestServer "$@"
+# The class-data archive only loads for this exact class path (physical, hence pwd -P); else it is skipped quietly.
+dir=$(cd "$(dirname "$0")" && pwd -P)
+exec "\${JAVA_HOME:+$JAVA_HOME/bin/}java" ${JVM_FLAGS} -XX:SharedArchiveFile="$dir/${CDS_ARCHIVE}" -Xlog:cds=off -Xlog:cds+dynamic=off \\
+  -cp "$dir/lib/*" io.temporal.testserver.TestServer "$@"
 `;
+}
+
+/**
+ * A dynamic AppCDS archive of the classes a start-up loads: createTimeSkipping() went from
+ * ~0.95 s to ~0.4 s idle, and from 1.3-2.0 s to ~0.8 s with both cores busy, well inside
+ * sdk-core's window. The JVM dumps it on exit and it records the class path, so it is
+ * written from the final directory.
+ */
+async function writeCdsArchive(java: string, dir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const real = fs.realpathSync(dir);
+  const archive = path.join(real, CDS_ARCHIVE);
+  const partial = `${archive}.tmp-${process.pid}`;
+  const port = await findFreePort();
+  const args = [`-XX:ArchiveClassesAtExit=${partial}`, ...JVM_FLAGS.split(' '), '-cp', `${real}/lib/*`];
+  const child = spawn(java, [...args, 'io.temporal.testserver.TestServer', String(port)], { env, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const died = exited.then((code) => Promise.reject(new Error(`the test server exited with ${code}`)));
+  died.catch(() => {});
+  const answers = async () => {
+    const connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
+    try {
+      // The calls every test makes first, so their classes are archived too.
+      await connection.withDeadline(Date.now() + 5000, async () => {
+        await connection.workflowService.getSystemInfo({});
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+      });
+    } finally {
+      await connection.close();
+    }
+  };
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await Promise.race([answers(), died]);
+        break;
+      } catch (err) {
+        if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+  if (!fs.existsSync(partial)) throw new Error('the JVM wrote no archive');
+  fs.renameSync(partial, archive);
 }
 
 async function acquireLock(lockFile: string, onWait: (pid: number) => void): Promise<() => void> {
@@ -336,6 +412,12 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The java the wrapper will run: JAVA_HOME's, else the one on PATH. */
+function findJava(env: NodeJS.ProcessEnv): string | undefined {
+  const fromHome = env.JAVA_HOME && path.join(env.JAVA_HOME, 'bin', 'java');
+  return fromHome && isExecutable(fromHome) ? fromHome : which('java', env);
 }
 
 export function which(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -14,6 +14,7 @@ import { bookingHandle } from '../temporal/bookingClient';
 import { approveSignal, cancelSignal, claimSignal, rejectSignal, statusQuery } from '../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 import { createDraft, createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { recordHistory } from './helpers/histories';
 import { createTimeSkippingEnv, getWorkflowBundle, uniqueId } from './helpers/temporal';
 
 const MIN = 60_000;
@@ -45,7 +46,9 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const newBooking = async (startsInMs = 24 * 60 * MIN) => {
+// Each booking gets its own slot of the one table: overlapping claims would (rightly) lose the table.
+let slot = 0;
+const newBooking = async (startsInMs = (24 + 3 * slot++) * 60 * MIN) => {
   const row = await createDraft({ db: t.db, client: env.client, config, taskQueue }, r, {
     now: await env.currentTimeMs(),
     startsInMs,
@@ -85,6 +88,7 @@ test('an unclaimed draft expires after BOOKING_CLAIM_TTL and nobody is messaged'
     { from: 'DRAFT', to: 'EXPIRED', actor: 'system', reason: 'not_claimed' },
   ]);
   expect(await told(b.id)).toEqual([]);
+  await recordHistory('timeskip-draft-expiry', b.handle);
 });
 
 test('reminds managers at 10 min, asks the owner at 20 min, expires at 45 min and tells the guest', async () => {
@@ -114,6 +118,7 @@ test('reminds managers at 10 min, asks the owner at 20 min, expires at 45 min an
     'DRAFT>PENDING:guest',
     'PENDING>EXPIRED:system',
   ]);
+  await recordHistory('timeskip-escalation-expiry', b.handle);
 });
 
 test('an undecided booking expires 15 minutes before it starts, however early that is', async () => {
@@ -148,6 +153,7 @@ test('a decision before the reminder cancels the reminder, the escalation and th
   expect(purposes).not.toContain('guestExpired');
   const row = await t.db('bookings').where({ id: b.id }).first();
   expect(row).toMatchObject({ status: 'APPROVED', decided_by_type: 'manager', decided_by_user_id: manager.userId });
+  await recordHistory('timeskip-approved-early', b.handle);
 });
 
 test('the same claim twice changes nothing; a claim from a second phone is refused politely', async () => {
@@ -210,4 +216,5 @@ test('an approved booking can be cancelled; guest and managers are told', async 
   await env.sleep(MIN);
   expect((await statusOf(b)).status).toBe('CANCELLED');
   expect((await history(b.id)).filter((h) => h.to === 'CANCELLED')).toHaveLength(1);
+  await recordHistory('timeskip-cancelled', b.handle);
 });

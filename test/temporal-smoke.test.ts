@@ -1,4 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { findFreePort, startDevServer } from '../temporal/devServer';
 import { BookingStatusKey } from '../temporal/searchAttributes';
 import {
   connectDevServer,
@@ -68,4 +73,51 @@ describe('time-skipping server', () => {
   });
 
   test('has our search attributes', () => searchAttributesAreRegistered(env));
+});
+
+test('a dev server keeps its workflows in the SQLite file across restarts', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-devserver-test-'));
+  const start = async () =>
+    startDevServer({
+      cliPath: process.env.TEMPORAL_CLI_PATH!,
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      port: await findFreePort(),
+      headless: true,
+      namespace: 'default',
+    });
+  const withClient = async <T>(address: string, fn: (client: Client) => Promise<T>) => {
+    const connection = await Connection.connect({ address });
+    try {
+      return await fn(new Client({ connection }));
+    } finally {
+      await connection.close();
+    }
+  };
+  try {
+    let server = await start();
+    try {
+      await withClient(server.address, (client) =>
+        client.workflow.start(sleepFor, {
+          args: ['1 day'],
+          taskQueue: 'nobody-polls',
+          workflowId: 'survives-restart',
+          typedSearchAttributes: [{ key: BookingStatusKey, value: 'PENDING' }],
+        }),
+      );
+    } finally {
+      await server.stop();
+    }
+    server = await start();
+    try {
+      const described = await withClient(server.address, (client) =>
+        client.workflow.getHandle('survives-restart').describe(),
+      );
+      expect(described.status.name).toBe('RUNNING');
+      expect(described.typedSearchAttributes.get(BookingStatusKey)).toBe('PENDING');
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

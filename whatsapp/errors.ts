@@ -15,6 +15,7 @@ export type MetaErrorReason =
   | 'server'
   | 'maintenance'
   | 'network'
+  | 'inProgress'
   | 'recipient'
   | 'request'
   | 'token'

@@ -76,7 +76,9 @@ export function createGraphClient(o: GraphClientOptions): GraphClient {
       const error = metaErrorBody.safeParse(json);
       if (error.success) {
         const e = error.data.error;
-        throw new WhatsAppSendError(e.code, e.message ?? 'Meta error', {
+        // Meta writes the code into the message too: "(#130429) Rate limit hit".
+        const title = e.message?.replace(/^\(#\d+\)\s*/, '') || 'Meta error';
+        throw new WhatsAppSendError(e.code, title, {
           details: e.error_data?.details,
           httpStatus: statusCode,
           fbtraceId: e.fbtrace_id,

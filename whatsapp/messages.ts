@@ -116,7 +116,7 @@ export function buttonTitles(titles: string[]): string[] {
 }
 
 /** Always `+` and the country code: without `+`, Meta prepends the business number's country code. */
-export function recipientNumber(phone: string): string {
+function recipientNumber(phone: string): string {
   const digits = phoneDigits(phone);
   if (!/^[1-9]\d{6,14}$/.test(digits)) throw new Error('recipient is not an international phone number');
   return `+${digits}`;
@@ -204,7 +204,7 @@ export function ctaUrlMessage(
  * Template text parameters may hold no newline or tab and no run of more than four spaces
  * (Meta error 132018), and may not be empty.
  */
-export function templateParameter(text: string, max: number = LIMITS.templateParameter): string {
+function templateParameter(text: string, max: number = LIMITS.templateParameter): string {
   const flat = text
     .replace(/[\r\n\t]+/g, ' · ')
     .replace(/ {2,}/g, ' ')

@@ -26,9 +26,11 @@ void i18n.init({
   fallbackLng: 'en',
   initAsync: false,
   interpolation: { escapeValue: false },
+  // Our logs are JSON lines; a console banner would break them.
+  showSupportNotice: false,
 });
 
-export function translate(language: Language, key: string, vars: Record<string, unknown> = {}): string {
+function translate(language: Language, key: string, vars: Record<string, unknown> = {}): string {
   return i18n.t(key, { ...vars, lng: language });
 }
 

@@ -170,8 +170,9 @@ export function bookingsRouter({ config, db, temporal }: AppDeps): Router {
   }
 
   router.get('/bookings/:id', async (req, res) => {
-    const booking = await getBooking(db, parseId(req, 'id', 'booking'));
-    if (!booking) throw notFound('booking', req.params.id);
+    const bookingId = parseId(req, 'id', 'booking');
+    const booking = await getBooking(db, bookingId);
+    if (!booking) throw notFound('booking', bookingId);
     // Anyone with the id may look: nothing personal is in the answer.
     res.json({
       id: booking.id,

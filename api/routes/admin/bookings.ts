@@ -54,8 +54,9 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
   /** The booking, checked to belong to the restaurant in the path. */
   async function restaurantBooking(req: Request) {
     const restaurantId = parseId(req, 'restaurantId', 'restaurant');
-    const booking = await getBooking(db, parseId(req, 'bookingId', 'booking'));
-    if (!booking || booking.restaurantId !== restaurantId) throw notFound('booking', req.params.bookingId);
+    const bookingId = parseId(req, 'bookingId', 'booking');
+    const booking = await getBooking(db, bookingId);
+    if (!booking || booking.restaurantId !== restaurantId) throw notFound('booking', bookingId);
     return booking;
   }
 
@@ -75,8 +76,9 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
   }
 
   router.post('/booking/:id/confirm', async (req, res) => {
-    const booking = await getBooking(db, parseId(req, 'id', 'booking'));
-    if (!booking) throw notFound('booking', req.params.id);
+    const bookingId = parseId(req, 'id', 'booking');
+    const booking = await getBooking(db, bookingId);
+    if (!booking) throw notFound('booking', bookingId);
     const body = parseBody(req, confirmBody);
     const phone = normalizePhone(body.phone);
     if (!phone) throw validationFailed([{ in: 'body', path: 'phone', message: 'not a valid international phone number' }]);
@@ -139,8 +141,9 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
   });
 
   router.get('/bookings/:id', async (req, res) => {
-    const record = await getBookingRecord(db, parseId(req, 'id', 'booking'));
-    if (!record) throw notFound('booking', req.params.id);
+    const bookingId = parseId(req, 'id', 'booking');
+    const record = await getBookingRecord(db, bookingId);
+    if (!record) throw notFound('booking', bookingId);
     const { claimCode: _secret, idempotencyKey: _key, requestHash: _hash, ...booking } = record.booking;
     res.json({ ...record, booking });
   });

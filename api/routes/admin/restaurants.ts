@@ -21,7 +21,7 @@ import {
 } from '../../../db/restaurants';
 import type { AppDeps } from '../../app';
 import { conflict, notFound, validationFailed } from '../../errors';
-import { parseBody, parseId } from '../../validation';
+import { parseBody, parseId, PG_INT_MAX } from '../../validation';
 
 /**
  * Admin API for restaurants, mounted at /admin-api/restaurants behind requireAdmin.
@@ -33,8 +33,6 @@ import { parseBody, parseId } from '../../validation';
  * - the user behind a manager is shared by phone across restaurants, and POST updates its name
  *   (and its language when given) for all of them.
  */
-
-const MAX_INT = 2_147_483_647;
 
 function canonicalTimeZone(value: string): string | undefined {
   // Intl also accepts offsets such as "+05:00" on newer Node versions; those are not IANA zones.
@@ -83,7 +81,7 @@ const tableSchema = z.strictObject({
 const menuItemSchema = z
   .strictObject({
     name,
-    priceMinor: z.number().int().min(0).max(MAX_INT).nullish(),
+    priceMinor: z.number().int().min(0).max(PG_INT_MAX).nullish(),
     currency: z
       .string()
       .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code of 3 uppercase letters, such as KZT')

@@ -1,0 +1,98 @@
+import express, { Router, type ErrorRequestHandler } from 'express';
+import type { Config } from '../../config';
+import type { Db } from '../../db/knex';
+import type { NotificationChannel } from '../../domain/notifications';
+import type { Logger } from '../../observability/logger';
+import { webhookEvents, webhookRejected } from '../../observability/metrics';
+import { createInboundProcessor, type WorkflowSignaller } from '../../whatsapp/inbound';
+import { createInbox, recordWebhookEvents, type Inbox } from '../../whatsapp/inbox';
+import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
+import { parseWebhook } from '../../whatsapp/webhookPayload';
+
+export const WHATSAPP_WEBHOOK_PATH = '/api/whatsapp/webhook';
+
+export interface WhatsAppWebhookDeps {
+  config: Pick<Config, 'WHATSAPP_APP_SECRET' | 'WHATSAPP_VERIFY_TOKEN' | 'DEFAULT_LANGUAGE'>;
+  db: Db;
+  /** A Temporal Client (only `client.workflow` is used). */
+  temporal: WorkflowSignaller;
+  logger: Logger;
+  channel: NotificationChannel;
+  /** How often the inbox looks for leftovers once started (default 5 s). */
+  inboxIntervalMs?: number;
+}
+
+/** The router, and the inbox behind it that the process starts at boot and stops at shutdown. */
+export type WhatsAppWebhookRouter = Router & { inbox: Inbox };
+
+/**
+ * GET and POST /api/whatsapp/webhook. Mount it before any JSON body parser: the signature
+ * is checked over the raw bytes. A delivery is answered 200 only once it is stored (5xx
+ * otherwise, so Meta redelivers); acting on it happens afterwards, in the inbox.
+ */
+export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsAppWebhookRouter {
+  const { config, db } = deps;
+  const logger = deps.logger.child({ component: 'whatsapp-webhook' });
+  const inbox = createInbox({ db, logger: deps.logger, process: createInboundProcessor(deps), intervalMs: deps.inboxIntervalMs });
+  const router = Router();
+
+  // Meta's verification handshake when the callback URL is set: echo the challenge byte for byte.
+  router.get(WHATSAPP_WEBHOOK_PATH, (req, res) => {
+    const { 'hub.mode': mode, 'hub.verify_token': token, 'hub.challenge': challenge } = req.query;
+    const expected = config.WHATSAPP_VERIFY_TOKEN;
+    if (mode === 'subscribe' && typeof token === 'string' && typeof challenge === 'string' && expected && constantTimeEqual(token, expected)) {
+      res.status(200).type('text/plain').send(challenge);
+      return;
+    }
+    logger.warn({ mode: typeof mode === 'string' ? mode : undefined }, 'webhook verification refused');
+    res.sendStatus(403);
+  });
+
+  router.post(WHATSAPP_WEBHOOK_PATH, express.raw({ type: '*/*', limit: '3mb' }), async (req, res) => {
+    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const header = req.get('x-hub-signature-256');
+    const secret = config.WHATSAPP_APP_SECRET;
+    if (!secret || !verifySignature(raw, header, secret)) {
+      webhookRejected.inc({ reason: 'bad_signature' });
+      const reason = !secret ? 'WHATSAPP_APP_SECRET is not set' : header ? 'wrong signature' : 'missing signature';
+      logger.warn({ reason, ip: req.ip, bytes: raw.length }, 'webhook delivery refused');
+      res.sendStatus(401);
+      return;
+    }
+
+    let parsed: ReturnType<typeof parseWebhook>;
+    try {
+      parsed = parseWebhook(JSON.parse(raw.toString('utf8')));
+    } catch (err) {
+      // Signed by Meta yet unreadable: refusing keeps it coming back until a fix can read it.
+      webhookRejected.inc({ reason: 'invalid_payload' });
+      logger.error({ err, bytes: raw.length }, 'webhook delivery could not be parsed');
+      res.sendStatus(400);
+      return;
+    }
+    if (parsed.skipped) logger.warn({ skipped: parsed.skipped }, 'webhook items without the fields we need were skipped');
+
+    try {
+      const recorded = await recordWebhookEvents(db, parsed.events);
+      webhookEvents.inc({ kind: 'message', outcome: 'applied' }, recorded.messages.inserted);
+      webhookEvents.inc({ kind: 'message', outcome: 'duplicate' }, recorded.messages.duplicates);
+      webhookEvents.inc({ kind: 'status', outcome: 'applied' }, recorded.statuses.inserted);
+      webhookEvents.inc({ kind: 'status', outcome: 'duplicate' }, recorded.statuses.duplicates);
+      res.sendStatus(200);
+      if (recorded.messages.inserted || recorded.statuses.applied) inbox.kick();
+    } catch (err) {
+      logger.error({ err }, 'webhook delivery not stored; Meta will redeliver');
+      res.sendStatus(503);
+    }
+  });
+
+  const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
+    if ((err as { type?: string }).type !== 'entity.too.large') return next(err);
+    webhookRejected.inc({ reason: 'too_large' });
+    logger.warn('webhook delivery over 3 MB refused');
+    res.sendStatus(413);
+  };
+  router.use(WHATSAPP_WEBHOOK_PATH, bodyErrors);
+
+  return Object.assign(router, { inbox });
+}

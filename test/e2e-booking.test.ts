@@ -1,0 +1,183 @@
+/**
+ * End to end on the dev server: the real API (HTTP), the real worker, real Postgres, wired
+ * exactly as `npm start` wires them (runtime/system.ts).
+ */
+import { loadConfig } from '../config';
+import { createLogger } from '../observability/logger';
+import { startSystem, type RunningSystem } from '../runtime/system';
+import { BookingStatusKey } from '../temporal/searchAttributes';
+import { bookingHandle } from '../temporal/bookingClient';
+import { createTestDatabase, type TestDatabase } from './helpers/db';
+import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { recordHistory } from './helpers/histories';
+import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
+
+const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+let t: TestDatabase;
+let dev: DevServerConnection;
+let system: RunningSystem;
+let r: RestaurantFixture;
+
+beforeAll(async () => {
+  [t, dev] = await Promise.all([createTestDatabase(), connectDevServer()]);
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: t.url,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: uniqueId('e2e'),
+    ADMIN_API_TOKEN: ADMIN_TOKEN,
+    LOG_LEVEL: 'silent',
+  });
+  system = await startSystem({
+    config,
+    logger: createLogger('silent'),
+    databaseUrl: t.url,
+    temporalAddress: config.TEMPORAL_ADDRESS!,
+    adminToken: ADMIN_TOKEN,
+  });
+  r = await createRestaurantFixture(t.db);
+});
+
+afterAll(async () => {
+  await system?.stop();
+  await dev?.close();
+  await t?.drop();
+});
+
+const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(`${system.apiUrl}${path}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(path.startsWith('/admin-api') && { authorization: `Bearer ${ADMIN_TOKEN}` }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+const inTwoDays = () => new Date(Date.now() + 2 * 86_400_000).toISOString();
+
+test('website books, guest confirms, manager approves: DRAFT → PENDING → APPROVED', async () => {
+  const created = await call('POST', '/api/bookings', {
+    restaurantId: r.restaurantId,
+    tableId: r.tableId,
+    startsAt: inTwoDays(),
+    partySize: 3,
+    guestName: 'Ana',
+    specialRequests: 'Window seat please',
+    preorder: [{ menuItemId: r.menuItemId, quantity: 2 }],
+    language: 'ru',
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.id as number;
+  expect(created.body).toMatchObject({ status: 'DRAFT', claimText: expect.stringMatching(new RegExp(`^BOOKING:${id}-[a-z2-9]{10}$`)) });
+  expect(created.body.whatsappUrl).toBe(`https://wa.me/15550001111?text=${encodeURIComponent(created.body.claimText)}`);
+
+  const handle = bookingHandle(dev.client, id);
+  const described = await handle.describe();
+  expect(described.status.name).toBe('RUNNING');
+  expect(described.typedSearchAttributes.get(BookingStatusKey)).toBe('DRAFT');
+
+  const guest = testPhone();
+  const confirmed = await call('POST', `/admin-api/booking/${id}/confirm`, { phone: guest, name: 'Ana K.' });
+  expect(confirmed).toEqual({ status: 200, body: { status: 'PENDING' } });
+
+  const manager = r.managers[0];
+  const approved = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${id}/approve`, { managerId: manager.userId });
+  expect(approved).toEqual({ status: 200, body: { status: 'APPROVED' } });
+
+  // The same decision again is refused with the status it is in.
+  const again = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${id}/reject`, {});
+  expect(again.status).toBe(409);
+  expect(again.body.error).toMatchObject({ code: 'conflict', details: { status: 'APPROVED' } });
+
+  const record = await call('GET', `/admin-api/bookings/${id}`);
+  expect(record.body.booking).toMatchObject({ id, status: 'APPROVED', partySize: 3, decidedByType: 'manager', decidedByUserId: manager.userId });
+  expect(record.body.booking.claimCode).toBeUndefined();
+  expect(record.body.guest).toMatchObject({ phone: guest, name: 'Ana K.' });
+  expect(record.body.items).toEqual([expect.objectContaining({ menuItemId: r.menuItemId, quantity: 2 })]);
+  expect(record.body.history.map((h: any) => [h.from, h.to, h.actorType, h.actorId])).toEqual([
+    [null, 'DRAFT', 'guest', null],
+    ['DRAFT', 'PENDING', 'guest', record.body.guest.id],
+    ['PENDING', 'APPROVED', 'manager', manager.userId],
+  ]);
+  const purposes = (record.body.messages as { purpose: string }[]).map((m) => m.purpose).sort();
+  // Approved from the back office: no WhatsApp acknowledgement, the HTTP answer is one.
+  expect(purposes).toEqual(['guestApproved', 'guestWaiting', 'managerRequest', 'managerRequest']);
+
+  const publicView = await call('GET', `/api/bookings/${id}`);
+  expect(publicView.body).toEqual({
+    id,
+    status: 'APPROVED',
+    restaurantId: r.restaurantId,
+    tableId: r.tableId,
+    startsAt: expect.any(String),
+    partySize: 3,
+  });
+
+  expect((await handle.describe()).typedSearchAttributes.get(BookingStatusKey)).toBe('APPROVED');
+  const found = await eventually(
+    async () => {
+      const ids: string[] = [];
+      for await (const wf of dev.client.workflow.list({ query: `BookingStatus = 'APPROVED' AND WorkflowId = '${handle.workflowId}'` })) ids.push(wf.workflowId);
+      return ids;
+    },
+    (ids) => ids.length === 1,
+  );
+  expect(found).toEqual([handle.workflowId]);
+
+  await recordHistory('e2e-approved', handle);
+});
+
+test('cancel an approved booking through the admin API; a finished one refuses with 409', async () => {
+  const { body } = await call('POST', '/api/bookings', { restaurantId: r.restaurantId, tableId: r.tableId, startsAt: new Date(Date.now() + 5 * 86_400_000).toISOString(), partySize: 2 });
+  await call('POST', `/admin-api/booking/${body.id}/confirm`, { phone: testPhone() });
+  const rejected = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${body.id}/reject`, { reason: 'Private event' });
+  expect(rejected.body).toEqual({ status: 'REJECTED' });
+  const cancel = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${body.id}/cancel`, {});
+  expect(cancel.status).toBe(409);
+  // Another restaurant's path never reaches this booking.
+  const foreign = await call('POST', `/admin-api/r/${r.restaurantId + 999}/booking/${body.id}/approve`, {});
+  expect(foreign.status).toBe(404);
+  await recordHistory('e2e-rejected', bookingHandle(dev.client, body.id));
+});
+
+test('a second booking of a held slot is refused; the same Idempotency-Key replays the first answer', async () => {
+  const startsAt = new Date(Date.now() + 3 * 86_400_000).toISOString();
+  const request = { restaurantId: r.restaurantId, tableId: r.tableId, startsAt, partySize: 2 };
+  const key = uniqueId('idem');
+  const first = await call('POST', '/api/bookings', request, { 'idempotency-key': key });
+  const replay = await call('POST', '/api/bookings', request, { 'idempotency-key': key });
+  expect(replay).toEqual(first);
+  const otherBody = await call('POST', '/api/bookings', { ...request, partySize: 3 }, { 'idempotency-key': key });
+  expect(otherBody.status).toBe(409);
+
+  await call('POST', `/admin-api/booking/${first.body.id}/confirm`, { phone: testPhone() });
+  const overlapping = await call('POST', '/api/bookings', { ...request, startsAt: new Date(Date.parse(startsAt) + 3_600_000).toISOString() });
+  expect(overlapping.status).toBe(409);
+  expect(overlapping.body.error.details).toEqual({ reason: 'slot_taken' });
+});
+
+test('bad requests get clear 4xx answers in the one error shape', async () => {
+  const base = { restaurantId: r.restaurantId, tableId: r.tableId, startsAt: inTwoDays(), partySize: 2 };
+  const cases: [unknown, number, string][] = [
+    [{ ...base, restaurantId: 999999 }, 404, 'not_found'],
+    [{ ...base, tableId: 999999 }, 404, 'not_found'],
+    [{ ...base, startsAt: '2030-01-01T19:00:00' }, 400, 'startsAt'],
+    [{ ...base, startsAt: '2001-01-01T19:00:00Z' }, 400, 'startsAt'],
+    [{ ...base, partySize: 0 }, 400, 'partySize'],
+    [{ ...base, partySize: 5 }, 400, 'partySize'],
+    [{ ...base, specialRequests: 'x'.repeat(501) }, 400, 'specialRequests'],
+    [{ ...base, preorder: [{ menuItemId: r.menuItemId, quantity: 51 }] }, 400, 'preorder.0.quantity'],
+    [{ ...base, preorder: [{ menuItemId: 999999, quantity: 1 }] }, 400, 'preorder.0.menuItemId'],
+  ];
+  for (const [body, status, what] of cases) {
+    const res = await call('POST', '/api/bookings', body);
+    expect({ what, status: res.status }).toEqual({ what, status });
+    if (status === 400) expect(res.body.error.details.map((d: any) => d.path)).toContain(what);
+    else expect(res.body.error.code).toBe(what);
+  }
+});

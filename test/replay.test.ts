@@ -1,0 +1,21 @@
+/**
+ * Replays recorded booking histories against today's workflow code: a change that would
+ * make running bookings non-deterministic fails here, before it reaches a worker.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { HISTORIES_DIR } from './helpers/histories';
+import { getWorkflowBundle } from './helpers/temporal';
+
+const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
+
+test('fixtures exist for the main paths of a booking', () => {
+  expect(files).toEqual(expect.arrayContaining(['e2e-approved.json', 'e2e-rejected.json', 'timeskip-escalation-expiry.json']));
+});
+
+test.each(files)('%s replays without non-determinism', async (file) => {
+  const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+  await Worker.runReplayHistory({ workflowBundle: await getWorkflowBundle(require.resolve('../workflows')) }, history, file);
+});

@@ -1,0 +1,473 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import pino from 'pino';
+import { request } from 'undici';
+import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH, type WhatsAppWebhookDeps, type WhatsAppWebhookRouter } from '../api/routes/whatsappWebhook';
+import { getBookingDetails, insertDraftBooking, upsertClient } from '../db/bookings';
+import { createDb } from '../db/knex';
+import { claimOutbound, findOutboundByIdempotencyKey, markOutboundSent } from '../db/messages';
+import type { BookingStatus } from '../domain/booking';
+import { claimCode, newClaimSecret } from '../domain/claim';
+import { createWhatsAppChannel } from '../whatsapp/channel';
+import { startFakeGraphApi, type FakeGraphApi } from '../whatsapp/fakeGraphApi';
+import { createGraphClient, type GraphClient } from '../whatsapp/graphClient';
+import type { WorkflowSignaller } from '../whatsapp/inbound';
+import { recordWebhookEvents } from '../whatsapp/inbox';
+import { sign } from '../whatsapp/signature';
+import { createTestDatabase, type TestDatabase } from './helpers/db';
+import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
+
+const SECRET = 'test_app_secret';
+const VERIFY_TOKEN = 'verify-me';
+const TOKEN = 'graph-token';
+const PHONE_NUMBER_ID = '123456789012345';
+const config = { WHATSAPP_APP_SECRET: SECRET, WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN, DEFAULT_LANGUAGE: 'en' as const, WHATSAPP_MANAGER_TEMPLATE: 'booking_request' };
+
+let t: TestDatabase;
+let temporal: DevServerConnection;
+let fake: FakeGraphApi;
+let graph: GraphClient;
+let restaurant: RestaurantFixture;
+const logLines: Record<string, unknown>[] = [];
+const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
+const workflows: string[] = [];
+const servers: { close(): Promise<void> }[] = [];
+
+interface App {
+  url: string;
+  router: WhatsAppWebhookRouter;
+}
+
+async function startApp(overrides: Partial<WhatsAppWebhookDeps> = {}): Promise<App> {
+  const router = createWhatsAppWebhookRouter({
+    config,
+    db: t.db,
+    temporal: temporal.client,
+    logger,
+    channel: createWhatsAppChannel({ config, db: t.db, logger, graph }),
+    inboxIntervalMs: 100,
+    ...overrides,
+  });
+  const app = express().use(router);
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push({
+    close: async () => {
+      await router.inbox.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, router };
+}
+
+let app: App;
+
+/** Posts a delivery the way Meta does; `signature: null` leaves the header out. */
+async function deliver(body: unknown, opts: { url?: string; signature?: string | null } = {}): Promise<number> {
+  const raw = typeof body === 'string' ? body : JSON.stringify(body);
+  const signature = opts.signature === undefined ? sign(raw, SECRET) : opts.signature;
+  const res = await request(`${opts.url ?? app.url}${WHATSAPP_WEBHOOK_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(signature !== null && { 'x-hub-signature-256': signature }) },
+    body: raw,
+  });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+const envelope = (value: Record<string, unknown>) => ({
+  object: 'whatsapp_business_account',
+  entry: [{ id: 'WABA', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001111', phone_number_id: PHONE_NUMBER_ID }, ...value } }] }],
+});
+
+const wamid = () => `wamid.TEST${randomBytes(8).toString('hex')}`;
+const digits = (phone: string) => phone.slice(1);
+
+function textMessage(from: string, text: string, opts: { id?: string; name?: string } = {}) {
+  const id = opts.id ?? wamid();
+  return {
+    id,
+    body: envelope({
+      contacts: [{ profile: { name: opts.name ?? 'Ana Guest' }, wa_id: digits(from) }],
+      messages: [{ from: digits(from), id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
+    }),
+  };
+}
+
+function tap(from: string, payload: string, template = false) {
+  const id = wamid();
+  const kind = template
+    ? { type: 'button', button: { payload, text: 'Approve' } }
+    : { type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: payload, title: 'Approve' } } };
+  return {
+    id,
+    body: envelope({
+      contacts: [{ profile: { name: 'Someone' }, wa_id: digits(from) }],
+      messages: [{ context: { from: '15550001111', id: 'wamid.OURS' }, from: digits(from), id, timestamp: '1767225700', ...kind }],
+    }),
+  };
+}
+
+const statusUpdate = (id: string, status: string, extra: Record<string, unknown> = {}) =>
+  envelope({ statuses: [{ id, status, timestamp: '1767225900', recipient_id: '77011234567', ...extra }] });
+
+let slot = 0;
+/** A booking row and a running workflow execution (no worker: signals are only recorded) to signal. */
+async function booking(opts: { status?: BookingStatus; guestPhone?: string; claimExpiresAt?: Date } = {}) {
+  const secret = newClaimSecret(randomBytes);
+  const workflowId = uniqueId('wa-webhook-booking');
+  // Each booking its own slot: table-holding bookings of one table may not overlap.
+  const startsAt = new Date(Date.UTC(2030, 0, 1) + ++slot * 4 * 3_600_000);
+  const row = await t.db.transaction((trx) =>
+    insertDraftBooking(trx, {
+      restaurantId: restaurant.restaurantId,
+      tableId: restaurant.tableId,
+      startsAt,
+      endsAt: new Date(startsAt.getTime() + 2 * 3_600_000),
+      partySize: 2,
+      guestName: 'Ana Guest',
+      claimSecret: (id) => claimCode(id, secret),
+      claimExpiresAt: opts.claimExpiresAt ?? new Date(Date.now() + 30 * 60_000),
+      workflowIdFor: () => workflowId,
+      items: [{ menuItemId: restaurant.menuItemId, quantity: 2 }],
+    }),
+  );
+  const client = opts.guestPhone ? await upsertClient(t.db, { phone: opts.guestPhone, name: 'Ana Guest', language: 'ru' }) : undefined;
+  await t.db('bookings').where({ id: row.id }).update({ status: opts.status ?? 'DRAFT', client_id: client?.id ?? null });
+  await temporal.client.workflow.start('bookingWorkflow', { workflowId, taskQueue: uniqueId('no-worker'), args: [] });
+  workflows.push(workflowId);
+  return { id: row.id, workflowId, code: claimCode(row.id, secret) };
+}
+
+async function signals(workflowId: string): Promise<{ name: string; input: unknown }[]> {
+  const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? [])
+    .map((e) => e.workflowExecutionSignaledEventAttributes)
+    .filter((a) => !!a)
+    .map((a) => ({ name: a.signalName!, input: JSON.parse(Buffer.from(a.input!.payloads![0].data!).toString()) }));
+}
+
+const inbound = (id: string) => t.db('whatsapp_messages').where({ provider_message_id: id, direction: 'in' });
+const repliesTo = (id: string) => fake.accepted.filter((m) => (m.body.context as { message_id?: string } | undefined)?.message_id === id);
+
+beforeAll(async () => {
+  [t, temporal] = await Promise.all([createTestDatabase(), connectDevServer()]);
+  restaurant = await createRestaurantFixture(t.db, { managerLanguage: 'kk' });
+  fake = await startFakeGraphApi({ accessToken: TOKEN, phoneNumberId: PHONE_NUMBER_ID });
+  graph = createGraphClient({ apiUrl: fake.url, apiVersion: 'v23.0', phoneNumberId: PHONE_NUMBER_ID, accessToken: TOKEN });
+  app = await startApp();
+});
+
+afterAll(async () => {
+  for (const s of servers) await s.close();
+  await Promise.all(workflows.map((id) => temporal.client.workflow.getHandle(id).terminate().catch(() => undefined)));
+  await fake?.close();
+  await graph?.close();
+  await temporal?.close();
+  await t?.drop();
+});
+
+beforeEach(() => {
+  fake.clearFailures();
+  fake.configureWebhook(undefined);
+});
+
+describe('GET: verification handshake', () => {
+  const get = async (query: string) => {
+    const res = await request(`${app.url}${WHATSAPP_WEBHOOK_PATH}?${query}`);
+    return { status: res.statusCode, type: res.headers['content-type'], body: await res.body.text() };
+  };
+
+  it('echoes the challenge byte for byte on the right token', async () => {
+    const r = await get(`hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=0012345678`);
+    expect(r).toMatchObject({ status: 200, body: '0012345678' });
+    expect(r.type).toMatch(/^text\/plain/);
+  });
+
+  it('answers 403 otherwise', async () => {
+    expect((await get('hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1')).status).toBe(403);
+    expect((await get(`hub.mode=unsubscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1`)).status).toBe(403);
+    expect((await get('')).status).toBe(403);
+  });
+});
+
+describe('POST: authenticity', () => {
+  it('refuses a missing or forged signature with 401 and stores nothing', async () => {
+    const before = await t.db('whatsapp_messages').count({ n: '*' }).first();
+    const { id, body } = textMessage(testPhone(), 'hello');
+    expect(await deliver(body, { signature: null })).toBe(401);
+    expect(await deliver(body, { signature: sign(JSON.stringify(body), 'not-the-secret') })).toBe(401);
+    expect(await deliver(body, { signature: 'sha256=deadbeef' })).toBe(401);
+    expect(await inbound(id)).toHaveLength(0);
+    expect(await t.db('whatsapp_messages').count({ n: '*' }).first()).toEqual(before);
+    expect(logLines.some((l) => l.msg === 'webhook delivery refused' && l.reason === 'missing signature')).toBe(true);
+  });
+
+  it('refuses a signed body that is not a webhook envelope with 400', async () => {
+    expect(await deliver('{"hello":')).toBe(400);
+    expect(await deliver({ hello: 'world' })).toBe(400);
+  });
+
+  it('refuses a body over 3 MB', async () => {
+    expect(await deliver({ object: 'whatsapp_business_account', entry: [], pad: 'x'.repeat(3 * 1024 * 1024) })).toBe(413);
+  });
+});
+
+describe('POST: inbound messages', () => {
+  it('signals a claim with the phone, the profile name and the message id', async () => {
+    const b = await booking();
+    const guest = testPhone();
+    const { id, body } = textMessage(guest, `Hi! my code is  booking : ${b.code.toUpperCase().replace('-', ' - ')} thanks`, { name: 'Ana Guest' });
+    expect(await deliver(body)).toBe(200);
+    await app.router.inbox.drain();
+    expect(await signals(b.workflowId)).toEqual([{ name: 'claim', input: { phone: guest, name: 'Ana Guest', messageId: id } }]);
+    expect(await inbound(id).first()).toMatchObject({ booking_id: b.id, purpose: 'text', phone: guest, processed_at: expect.any(Date) });
+  });
+
+  it('stores and acts on a redelivered message once', async () => {
+    const b = await booking();
+    const { id, body } = textMessage(testPhone(), `BOOKING:${b.code}`);
+    expect(await deliver(body)).toBe(200);
+    expect(await deliver(body)).toBe(200);
+    await app.router.inbox.drain();
+    expect(await deliver(body)).toBe(200);
+    await app.router.inbox.drain();
+    expect(await inbound(id)).toHaveLength(1);
+    expect(await signals(b.workflowId)).toHaveLength(1);
+  });
+
+  it('answers an unknown, malformed or expired code politely and signals nothing', async () => {
+    const expired = await booking({ claimExpiresAt: new Date(Date.now() - 60_000) });
+    const guest = testPhone();
+    const messages = [
+      textMessage(guest, `BOOKING:${expired.code}`),
+      textMessage(guest, `BOOKING:${expired.id}-wrongsecret`),
+      textMessage(guest, 'BOOKING: ???'),
+    ];
+    for (const m of messages) expect(await deliver(m.body)).toBe(200);
+    await app.router.inbox.drain();
+    expect(await signals(expired.workflowId)).toEqual([]);
+    for (const m of messages) {
+      const [reply] = repliesTo(m.id);
+      expect(reply).toMatchObject({ to: digits(guest), type: 'text' });
+      expect(reply.body.to).toBe(guest);
+    }
+    // +7 suggests Russian when nothing else is known about the guest.
+    expect((repliesTo(messages[0].id)[0].body.text as { body: string }).body).toMatch(/Мы не нашли бронирование/);
+  });
+
+  it('signals a manager decision from a reply button or a template quick reply', async () => {
+    const b = await booking({ status: 'PENDING' });
+    const manager = restaurant.managers[0];
+    const approve = tap(manager.phone, `APPROVE_BOOKING:${b.id}`);
+    const reject = tap(restaurant.owner.phone, `REJECT_BOOKING:${b.id}`, true);
+    expect(await deliver(approve.body)).toBe(200);
+    expect(await deliver(reject.body)).toBe(200);
+    await app.router.inbox.drain();
+    expect(await signals(b.workflowId)).toEqual([
+      { name: 'approve', input: { actor: { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone }, messageId: approve.id } },
+      {
+        name: 'reject',
+        input: { actor: { type: 'owner', id: restaurant.owner.userId, name: restaurant.owner.name, phone: restaurant.owner.phone }, messageId: reject.id },
+      },
+    ]);
+  });
+
+  it('refuses a button tap from someone who is not a manager, and logs it as a security event', async () => {
+    const b = await booking({ status: 'PENDING' });
+    const stranger = testPhone();
+    const attempt = tap(stranger, `APPROVE_BOOKING:${b.id}`);
+    expect(await deliver(attempt.body)).toBe(200);
+    await app.router.inbox.drain();
+    expect(await signals(b.workflowId)).toEqual([]);
+    expect(repliesTo(attempt.id)).toEqual([expect.objectContaining({ to: digits(stranger), type: 'text' })]);
+    const event = logLines.find((l) => l.security === 'unauthorized_action' && l.bookingId === b.id);
+    expect(event).toMatchObject({ level: 40, action: 'approve' });
+    expect(JSON.stringify(event)).not.toContain(digits(stranger));
+  });
+
+  it('gives a manager who asks the guest chat link, in the restaurant language', async () => {
+    const guest = testPhone();
+    const b = await booking({ status: 'PENDING', guestPhone: guest });
+    const manager = restaurant.managers[1];
+    const ask = tap(manager.phone, `CONTACT_CLIENT:${b.id}`);
+    expect(await deliver(ask.body)).toBe(200);
+    await app.router.inbox.drain();
+    const [reply] = repliesTo(ask.id);
+    expect(reply.to).toBe(digits(manager.phone));
+    expect(reply.body.interactive).toMatchObject({
+      type: 'cta_url',
+      action: { name: 'cta_url', parameters: { display_text: 'Чатты ашу', url: `https://wa.me/${digits(guest)}` } },
+    });
+    expect(await signals(b.workflowId)).toEqual([]);
+  });
+
+  it('explains itself, reports /status, and skips a sender without a phone', async () => {
+    const guest = testPhone();
+    const b = await booking({ status: 'PENDING', guestPhone: guest });
+    const help = textMessage(guest, 'hello?');
+    const status = textMessage(guest, '/status');
+    const noFrom = wamid();
+    for (const body of [help.body, status.body]) expect(await deliver(body)).toBe(200);
+    expect(
+      await deliver(envelope({ contacts: [{ user_id: 'US.1' }], messages: [{ from_user_id: 'US.1', id: noFrom, timestamp: '1', type: 'text', text: { body: 'hi' } }] })),
+    ).toBe(200);
+    await app.router.inbox.drain();
+    // The booking's guest stored Russian: both answers are in Russian.
+    expect((repliesTo(help.id)[0].body.text as { body: string }).body).toMatch(/^Здравствуйте/);
+    expect((repliesTo(status.id)[0].body.text as { body: string }).body).toContain(`#${b.id}: ожидает подтверждения ресторана`);
+    expect(repliesTo(noFrom)).toEqual([]);
+    expect(await inbound(noFrom).first()).toMatchObject({ phone: '', processed_at: expect.any(Date) });
+  });
+
+  it('stores every message of a large batch and acts on each', async () => {
+    const guests = Array.from({ length: 40 }, () => testPhone());
+    const ids = guests.map(() => wamid());
+    const body = envelope({
+      contacts: guests.map((g) => ({ profile: { name: 'Guest' }, wa_id: digits(g) })),
+      messages: guests.map((g, i) => ({ from: digits(g), id: ids[i], timestamp: '1', type: 'text', text: { body: 'hi' } })),
+      statuses: [{ id: 'wamid.UNKNOWN', status: 'sent', timestamp: '1', recipient_id: '1' }],
+    });
+    expect(await deliver(body)).toBe(200);
+    expect(await t.db('whatsapp_messages').whereIn('provider_message_id', ids)).toHaveLength(40);
+    const result = await app.router.inbox.drain();
+    expect(result.failed).toBe(0);
+    for (const id of ids) expect(repliesTo(id)).toHaveLength(1);
+  });
+
+  it('takes inbound messages from the fake Graph API as from Meta', async () => {
+    fake.configureWebhook({ url: `${app.url}${WHATSAPP_WEBHOOK_PATH}`, appSecret: SECRET, statuses: false });
+    const b = await booking();
+    const guest = testPhone();
+    const claim = await fake.receiveText(guest, `BOOKING:${b.code}`, { name: 'Ana Guest' });
+    const manager = restaurant.managers[0];
+    const approve = await fake.tapButton(manager.phone, `APPROVE_BOOKING:${b.id}`, { template: true, title: 'Растау' });
+    expect([claim.delivery.status, approve.delivery.status]).toEqual([200, 200]);
+    await app.router.inbox.drain();
+    expect(await signals(b.workflowId)).toEqual([
+      { name: 'claim', input: { phone: guest, name: 'Ana Guest', messageId: claim.messageId } },
+      { name: 'approve', input: { actor: { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone }, messageId: approve.messageId } },
+    ]);
+  });
+
+  it('processes deliveries by itself once started', async () => {
+    const own = await startApp();
+    own.router.inbox.start();
+    try {
+      const b = await booking();
+      const { body } = textMessage(testPhone(), `BOOKING:${b.code}`);
+      expect(await deliver(body, { url: own.url })).toBe(200);
+      await eventually(() => signals(b.workflowId), (s) => s.length === 1);
+    } finally {
+      await own.router.inbox.stop();
+    }
+  });
+});
+
+describe('POST: statuses', () => {
+  async function sentMessage() {
+    const key = `test:${randomBytes(4).toString('hex')}`;
+    const { row } = await claimOutbound(t.db, { idempotencyKey: key, phone: '+77011234567', purpose: 'guestHelp', payload: {} }, { status: 'sending', leaseMs: 1000 });
+    const id = wamid();
+    await markOutboundSent(t.db, row.id, id);
+    return { key, id };
+  }
+
+  it('never moves a message backwards, and stores each (message, status) once', async () => {
+    const m = await sentMessage();
+    expect(await deliver(statusUpdate(m.id, 'read'))).toBe(200);
+    expect(await deliver(statusUpdate(m.id, 'delivered'))).toBe(200);
+    expect(await deliver(statusUpdate(m.id, 'sent'))).toBe(200);
+    expect(await deliver(statusUpdate(m.id, 'read'))).toBe(200);
+    expect(await findOutboundByIdempotencyKey(t.db, m.key)).toMatchObject({ status: 'read' });
+    expect(await t.db('whatsapp_status_events').where({ provider_message_id: m.id }).orderBy('id').pluck('status')).toEqual(['read', 'delivered', 'sent']);
+  });
+
+  it('stores the error of a failed message', async () => {
+    const m = await sentMessage();
+    const errors = [{ code: 131026, title: 'Message undeliverable', message: 'Message undeliverable', error_data: { details: 'not on WhatsApp' } }];
+    expect(await deliver(statusUpdate(m.id, 'failed', { errors }))).toBe(200);
+    expect(await findOutboundByIdempotencyKey(t.db, m.key)).toMatchObject({ status: 'failed', errorCode: 131026, errorTitle: 'Message undeliverable' });
+    await app.router.inbox.drain();
+    expect(logLines.some((l) => l.msg === 'whatsapp message failed after it was accepted' && l.code === 131026)).toBe(true);
+  });
+
+  it('applies a status that arrives before the sender recorded the message id', async () => {
+    const key = `test:${randomBytes(4).toString('hex')}`;
+    const { row } = await claimOutbound(t.db, { idempotencyKey: key, phone: '+77011234567', purpose: 'guestHelp', payload: {} }, { status: 'sending', leaseMs: 1000 });
+    const id = wamid();
+    await recordWebhookEvents(t.db, [{ type: 'status', messageId: id, status: 'delivered', errors: [], raw: { id, status: 'delivered' } }]);
+    await markOutboundSent(t.db, row.id, id);
+    expect(await findOutboundByIdempotencyKey(t.db, key)).toMatchObject({ status: 'delivered', providerMessageId: id });
+  });
+
+  it('follows signed status webhooks from the Graph API', async () => {
+    fake.configureWebhook({ url: `${app.url}${WHATSAPP_WEBHOOK_PATH}`, appSecret: SECRET });
+    const channel = createWhatsAppChannel({ config, db: t.db, logger, graph });
+    const sent = await channel.send({ purpose: 'guestHelp', recipient: { role: 'guest', phone: testPhone(), language: 'en' }, replyTo: wamid() });
+    await fake.settled();
+    expect(await findOutboundByIdempotencyKey(t.db, sent.idempotencyKey)).toMatchObject({ status: 'read' });
+  });
+
+  it('tells the workflow when a manager message fails later outside the 24-hour window', async () => {
+    fake.configureWebhook({ url: `${app.url}${WHATSAPP_WEBHOOK_PATH}`, appSecret: SECRET });
+    const b = await booking({ status: 'PENDING' });
+    const manager = restaurant.managers[0];
+    fake.fail({ to: manager.phone, code: 131047, title: 'Re-engagement message', mode: 'async', times: 1 });
+    const details = (await getBookingDetails(t.db, b.id))!;
+    const channel = createWhatsAppChannel({ config, db: t.db, logger, graph });
+    const sent = await channel.send({ purpose: 'managerRequest', recipient: { role: 'manager', phone: manager.phone, language: 'kk' }, booking: details });
+    await fake.settled();
+    expect(await findOutboundByIdempotencyKey(t.db, sent.idempotencyKey)).toMatchObject({ status: 'failed', errorCode: 131047 });
+    await app.router.inbox.drain();
+    expect(await signals(b.workflowId)).toEqual([
+      { name: 'deliveryFailed', input: { providerMessageId: sent.providerMessageId, idempotencyKey: sent.idempotencyKey, errorCode: 131047 } },
+    ]);
+    await app.router.inbox.drain();
+    expect(await signals(b.workflowId)).toHaveLength(1);
+  });
+});
+
+describe('outages', () => {
+  it('answers 503 when the delivery cannot be stored, so Meta redelivers', async () => {
+    const quiet = { warn: () => undefined, error: () => undefined, debug: () => undefined };
+    const down = createDb('postgres://postgres:x@127.0.0.1:1/none', { min: 0, max: 1 }, quiet);
+    try {
+      const own = await startApp({ db: down });
+      expect(await deliver(textMessage(testPhone(), 'hello').body, { url: own.url })).toBe(503);
+    } finally {
+      await down.destroy();
+    }
+  });
+
+  it('keeps a message whose signal failed and acts on it once Temporal is back', async () => {
+    let temporalUp = false;
+    const received: unknown[] = [];
+    const flaky = {
+      workflow: {
+        getHandle: (workflowId: string) => ({
+          signal: async (def: { name: string }, input: unknown) => {
+            if (!temporalUp) throw new Error('14 UNAVAILABLE: connection refused');
+            received.push({ workflowId, name: def.name, input });
+          },
+        }),
+      },
+    } as unknown as WorkflowSignaller;
+    const own = await startApp({ temporal: flaky });
+    const b = await booking();
+    const { id, body } = textMessage(testPhone(), `BOOKING:${b.code}`);
+    expect(await deliver(body, { url: own.url })).toBe(200);
+    expect(await own.router.inbox.drain()).toMatchObject({ failed: 1 });
+    expect(await inbound(id).first()).toMatchObject({ processed_at: null });
+    temporalUp = true;
+    expect(await own.router.inbox.drain()).toMatchObject({ failed: 0 });
+    expect(received).toEqual([{ workflowId: b.workflowId, name: 'claim', input: expect.objectContaining({ messageId: id }) }]);
+    expect(await inbound(id).first()).toMatchObject({ processed_at: expect.any(Date) });
+  });
+});

@@ -1,0 +1,123 @@
+import type { Config } from '../config';
+import { claimOutbound, findOutboundByIdempotencyKey, markOutboundError, markOutboundSent } from '../db/messages';
+import type { Db } from '../db/knex';
+import { idempotencyKey, type Notification, type NotificationChannel, type SendResult } from '../domain/notifications';
+import { maskPhone } from '../domain/phone';
+import type { Logger } from '../observability/logger';
+import { outboundMessages } from '../observability/metrics';
+import { isWhatsAppSendError, WhatsAppSendError } from './errors';
+import type { GraphClient } from './graphClient';
+import type { OutboundMessage } from './messages';
+import { MANAGER_DECISION_PURPOSES, renderManagerTemplate, renderNotification } from './render';
+
+const OUTSIDE_WINDOW = 131047;
+/** Longer than any request can take (the Graph client times out at 15 s). */
+const SEND_LEASE_MS = 60_000;
+
+interface Planned {
+  key: string;
+  message: OutboundMessage;
+}
+
+/**
+ * The template form is keyed apart from the interactive message it replaces, so each of
+ * the two is sent at most once.
+ */
+function templateKey(n: Notification): string {
+  return `${idempotencyKey(n)}:template`;
+}
+
+function planTemplate(n: Notification, templateName: string): Planned {
+  if (!MANAGER_DECISION_PURPOSES.has(n.purpose)) throw new Error(`${n.purpose} has no template form`);
+  return { key: templateKey(n), message: renderManagerTemplate(n, templateName) };
+}
+
+const outbound = (n: Notification, p: Planned) => ({
+  idempotencyKey: p.key,
+  phone: n.recipient.phone,
+  bookingId: n.booking?.id,
+  purpose: n.purpose,
+  payload: p.message,
+});
+
+/**
+ * The WhatsApp Cloud API channel. Every message is recorded under its idempotency key before
+ * it is sent; once Meta has returned a wamid for a key, sending it again returns `reused`
+ * without a request. Manager messages refused with 131047 (outside the 24-hour window) go
+ * out as WHATSAPP_MANAGER_TEMPLATE instead.
+ */
+export function createWhatsAppChannel(deps: {
+  config: Pick<Config, 'WHATSAPP_MANAGER_TEMPLATE'>;
+  db: Db;
+  logger: Logger;
+  graph: GraphClient;
+}): NotificationChannel {
+  const { db, graph } = deps;
+  const logger = deps.logger.child({ component: 'whatsapp-channel' });
+
+  async function deliver(n: Notification, p: Planned): Promise<SendResult> {
+    const { claimed, row } = await claimOutbound(db, outbound(n, p), { status: 'sending', leaseMs: SEND_LEASE_MS });
+    if (!claimed) {
+      if (row.providerMessageId) {
+        outboundMessages.inc({ purpose: n.purpose, outcome: 'reused' });
+        return { status: 'sent', idempotencyKey: p.key, providerMessageId: row.providerMessageId, reused: true };
+      }
+      throw new WhatsAppSendError(undefined, 'another attempt is sending this message', {
+        classification: { kind: 'retryable', reason: 'inProgress', retryAfterMs: SEND_LEASE_MS },
+      });
+    }
+    const log = { purpose: n.purpose, bookingId: n.booking?.id, to: maskPhone(n.recipient.phone), type: p.message.type };
+    let messageId: string;
+    try {
+      ({ messageId } = await graph.send(p.message));
+    } catch (err) {
+      const e = isWhatsAppSendError(err) ? err : new WhatsAppSendError(undefined, String(err));
+      await markOutboundError(db, row.id, { code: e.code, title: e.title }, !e.retryable);
+      outboundMessages.inc({ purpose: n.purpose, outcome: e.retryable ? 'retrying' : 'failed' });
+      logger.warn({ ...log, code: e.code, reason: e.reason, error: e.title }, 'whatsapp send refused');
+      throw e;
+    }
+    // Meta has the message now: a failure to record that means a retry may send it twice.
+    await markOutboundSent(db, row.id, messageId);
+    outboundMessages.inc({ purpose: n.purpose, outcome: 'sent' });
+    logger.info({ ...log, providerMessageId: messageId }, 'whatsapp message sent');
+    return { status: 'sent', idempotencyKey: p.key, providerMessageId: messageId, reused: false };
+  }
+
+  const sendTemplate = (n: Notification) => deliver(n, planTemplate(n, deps.config.WHATSAPP_MANAGER_TEMPLATE));
+
+  return {
+    async send(n) {
+      if (n.viaTemplate) return sendTemplate(n);
+      const usesTemplate = MANAGER_DECISION_PURPOSES.has(n.purpose);
+      const key = idempotencyKey(n);
+      if (usesTemplate) {
+        // A retry after the interactive message was refused goes straight to the template.
+        const earlier = await findOutboundByIdempotencyKey(db, key);
+        if (earlier?.status === 'failed' && earlier.errorCode === OUTSIDE_WINDOW) return sendTemplate(n);
+      }
+      try {
+        return await deliver(n, { key, message: renderNotification(n) });
+      } catch (err) {
+        if (usesTemplate && isWhatsAppSendError(err) && err.code === OUTSIDE_WINDOW) return sendTemplate(n);
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * The channel used when WhatsApp is not configured: the same records (rendered payload,
+ * idempotency key) with status `queued`, and no request anywhere.
+ */
+export function createOutboxChannel(deps: { db: Db; managerTemplate?: string }): NotificationChannel {
+  const templateName = deps.managerTemplate ?? 'booking_request';
+  return {
+    async send(n) {
+      const p = n.viaTemplate ? planTemplate(n, templateName) : { key: idempotencyKey(n), message: renderNotification(n) };
+      const { claimed, row } = await claimOutbound(deps.db, outbound(n, p), { status: 'queued', leaseMs: 0 });
+      outboundMessages.inc({ purpose: n.purpose, outcome: claimed ? 'queued' : 'reused' });
+      return { status: 'queued', idempotencyKey: p.key, providerMessageId: row.providerMessageId ?? undefined, reused: !claimed };
+    },
+  };
+}

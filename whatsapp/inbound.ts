@@ -1,0 +1,203 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
+import type { Config } from '../config';
+import { findBookingByClaimCode, getBooking, getBookingDetails, getGuestContact, latestBookingForPhone, type BookingRow } from '../db/bookings';
+import type { Db } from '../db/knex';
+import type { WhatsAppMessageRow } from '../db/messages';
+import { findMembershipByPhone, getRestaurant } from '../db/restaurants';
+import { parseActionId } from '../domain/actions';
+import type { Language } from '../domain/booking';
+import { findClaimCode, mentionsClaim } from '../domain/claim';
+import { asLanguage, guestLanguage } from '../domain/language';
+import type { BookingDetails, NotificationChannel, NotificationPurpose, Recipient } from '../domain/notifications';
+import { maskPhone, phoneFromWaId } from '../domain/phone';
+import type { Logger } from '../observability/logger';
+import { approveSignal, claimSignal, deliveryFailedSignal, rejectSignal, type DeciderActor } from '../workflows/definitions';
+import { isWhatsAppSendError } from './errors';
+import { MANAGER_DECISION_PURPOSES } from './render';
+import type { InboundMessageEvent } from './webhookPayload';
+
+/** The part of a Temporal Client the webhook uses: signals to booking workflows. */
+export type WorkflowSignaller = Pick<Client, 'workflow'>;
+
+export interface InboundDeps {
+  config: Pick<Config, 'DEFAULT_LANGUAGE'>;
+  db: Db;
+  temporal: WorkflowSignaller;
+  logger: Logger;
+  channel: NotificationChannel;
+}
+
+/** What processing found out; the booking is written on the inbound row for the booking's record. */
+export interface ProcessOutcome {
+  bookingId?: number;
+}
+
+interface Sender {
+  phone: string;
+  name?: string;
+  messageId: string;
+}
+
+const OUTSIDE_WINDOW = 131047;
+const STATUS_COMMAND = /^\s*\/status\b/i;
+
+/**
+ * Acts on one stored webhook row: an inbound message (claim code, manager button, command or
+ * anything else) or an outbound message that failed after Meta accepted it. Throws only when
+ * the work must be retried later (database or Temporal unreachable); everything else,
+ * including messages nobody can act on, ends here so the row is marked processed.
+ */
+export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessageRow) => Promise<ProcessOutcome> {
+  const { db, channel } = deps;
+  const logger = deps.logger.child({ component: 'whatsapp-inbound' });
+
+  /** false when the workflow is gone (finished long ago): the booking is past deciding. */
+  async function signal<T>(workflowId: string, def: SignalDefinition<[T]>, input: T): Promise<boolean> {
+    try {
+      await deps.temporal.workflow.getHandle(workflowId).signal(def, input);
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async function guestSituation(phone: string): Promise<{ language: Language; latest?: BookingRow }> {
+    const latest = await latestBookingForPhone(db, phone);
+    const contact = latest && (await getGuestContact(db, latest.id));
+    const language = guestLanguage({
+      bookingLanguage: latest?.language,
+      clientLanguage: contact?.clientLanguage,
+      phone,
+      fallback: deps.config.DEFAULT_LANGUAGE,
+    });
+    return { language, latest };
+  }
+
+  /** A refusal by Meta is logged and ends the matter; a retryable failure retries the whole row. */
+  async function reply(
+    to: Sender,
+    purpose: NotificationPurpose,
+    r: { recipient?: Omit<Recipient, 'phone'>; booking?: BookingDetails; facts?: { decision?: BookingDetails['status'] } } = {},
+  ): Promise<void> {
+    const recipient: Recipient = r.recipient
+      ? { ...r.recipient, phone: to.phone }
+      : { role: 'guest', phone: to.phone, name: to.name, language: (await guestSituation(to.phone)).language };
+    try {
+      await channel.send({ purpose, recipient, booking: r.booking, facts: r.facts, replyTo: to.messageId });
+    } catch (err) {
+      if (!isWhatsAppSendError(err) || err.retryable) throw err;
+      logger.warn({ purpose, to: maskPhone(to.phone), code: err.code }, 'reply refused by WhatsApp');
+    }
+  }
+
+  async function claim(from: Sender, code: string): Promise<ProcessOutcome> {
+    const booking = await findBookingByClaimCode(db, code);
+    const open =
+      booking &&
+      ((booking.status === 'DRAFT' && booking.claimExpiresAt.getTime() > Date.now()) ||
+        booking.status === 'PENDING' ||
+        booking.status === 'APPROVED');
+    // The workflow decides between a repeat by the same phone and someone else's attempt.
+    if (open && (await signal(booking.workflowId, claimSignal, { phone: from.phone, name: from.name, messageId: from.messageId }))) {
+      logger.info({ bookingId: booking.id, from: maskPhone(from.phone) }, 'claim signalled');
+      return { bookingId: booking.id };
+    }
+    logger.info({ bookingId: booking?.id, from: maskPhone(from.phone) }, 'claim code unknown, malformed or expired');
+    await reply(from, 'claimInvalid');
+    return { bookingId: booking?.id };
+  }
+
+  async function action(from: Sender, a: NonNullable<ReturnType<typeof parseActionId>>): Promise<ProcessOutcome> {
+    const booking = await getBooking(db, a.bookingId);
+    const member = booking && (await findMembershipByPhone(db, booking.restaurantId, from.phone));
+    if (!booking || !member) {
+      logger.warn(
+        { security: 'unauthorized_action', action: a.action, bookingId: a.bookingId, from: maskPhone(from.phone) },
+        'manager button tapped by someone who is not a manager or owner of the booking\'s restaurant',
+      );
+      await reply(from, 'notAuthorized');
+      return { bookingId: booking?.id };
+    }
+    const restaurant = await getRestaurant(db, booking.restaurantId);
+    const recipient = {
+      role: member.role,
+      name: member.name,
+      id: member.userId,
+      language: asLanguage(restaurant?.managerLanguageCode) ?? deps.config.DEFAULT_LANGUAGE,
+    };
+    if (a.action === 'contact') {
+      await reply(from, 'contactGuest', { recipient, booking: await getBookingDetails(db, booking.id) });
+      return { bookingId: booking.id };
+    }
+    const actor: DeciderActor = { type: member.role, id: member.userId, name: member.name, phone: from.phone };
+    const delivered =
+      a.action === 'approve'
+        ? await signal(booking.workflowId, approveSignal, { actor, messageId: from.messageId })
+        : await signal(booking.workflowId, rejectSignal, { actor, messageId: from.messageId });
+    if (delivered) {
+      logger.info({ bookingId: booking.id, action: a.action, role: member.role, userId: member.userId }, 'decision signalled');
+    } else {
+      await reply(from, 'alreadyDecided', {
+        recipient,
+        booking: await getBookingDetails(db, booking.id),
+        facts: { decision: booking.status },
+      });
+    }
+    return { bookingId: booking.id };
+  }
+
+  async function status(from: Sender): Promise<ProcessOutcome> {
+    const { language, latest } = await guestSituation(from.phone);
+    const booking = latest && (await getBookingDetails(db, latest.id));
+    await reply(from, 'guestStatus', { recipient: { role: 'guest', name: from.name, language }, booking });
+    return { bookingId: latest?.id };
+  }
+
+  async function inbound(event: InboundMessageEvent): Promise<ProcessOutcome> {
+    if (!event.from) {
+      // No phone number (a user known only by a business-scoped id): nobody to identify or answer.
+      logger.info({ messageId: event.messageId, kind: event.kind }, 'message without a phone number: cannot identify the sender');
+      return {};
+    }
+    const from: Sender = { phone: phoneFromWaId(event.from), name: event.name, messageId: event.messageId };
+    const tapped = event.kind === 'button' && event.buttonId ? parseActionId(event.buttonId) : undefined;
+    if (tapped) return action(from, tapped);
+    const text = event.text ?? '';
+    const code = findClaimCode(text);
+    if (code) return claim(from, code.code);
+    if (mentionsClaim(text)) {
+      await reply(from, 'claimInvalid');
+      return {};
+    }
+    if (STATUS_COMMAND.test(text)) return status(from);
+    await reply(from, 'guestHelp');
+    return {};
+  }
+
+  /** A message we sent was refused after Meta accepted it; a manager's 131047 goes to the workflow for the template. */
+  async function failedDelivery(row: WhatsAppMessageRow): Promise<ProcessOutcome> {
+    const log = { purpose: row.purpose, bookingId: row.bookingId, to: maskPhone(row.phone), code: row.errorCode, error: row.errorTitle };
+    const booking = row.bookingId === null ? undefined : await getBooking(db, row.bookingId);
+    if (
+      booking &&
+      row.errorCode === OUTSIDE_WINDOW &&
+      MANAGER_DECISION_PURPOSES.has(row.purpose as NotificationPurpose) &&
+      row.providerMessageId &&
+      row.idempotencyKey
+    ) {
+      const signalled = await signal(booking.workflowId, deliveryFailedSignal, {
+        providerMessageId: row.providerMessageId,
+        idempotencyKey: row.idempotencyKey,
+        errorCode: row.errorCode,
+      });
+      logger.info({ ...log, signalled }, 'manager message outside the 24-hour window: workflow told');
+    } else {
+      logger.warn(log, 'whatsapp message failed after it was accepted');
+    }
+    return {};
+  }
+
+  return (row) => (row.direction === 'out' ? failedDelivery(row) : inbound(row.payload as InboundMessageEvent));
+}

@@ -1,3 +1,4 @@
+import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { MembershipRole } from '../domain/booking';
 import { asLanguage, guestLanguage } from '../domain/language';
@@ -134,11 +135,14 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
 
 /**
  * Meta's classified errors become Temporal retry decisions: permanent ones stop retrying and
- * carry the code for the workflow; retryable ones may ask for a specific delay (131056).
+ * carry the code for the workflow; retryable ones may ask for a specific delay (131056), and
+ * those with a cap (server errors) become permanent on the attempt that reaches it, so the
+ * workflow hears of them instead of retrying until the schedule-to-close timeout.
  */
 function asActivityFailure(err: unknown): unknown {
   if (!isWhatsAppSendError(err)) return err;
-  if (!err.retryable) {
+  const exhausted = err.maxAttempts !== undefined && activityInfo().attempt >= err.maxAttempts;
+  if (!err.retryable || exhausted) {
     return ApplicationFailure.create({
       message: err.message,
       type: PERMANENT_SEND_FAILURE,

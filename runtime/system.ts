@@ -9,6 +9,7 @@ import { createDb, migrateLatest } from '../db/knex';
 import type { Logger } from '../observability/logger';
 import { createChannelFromConfig } from '../whatsapp/channelFromConfig';
 import { createBookingWorker } from '../worker/worker';
+import { installTemporalRuntime } from './temporalRuntime';
 
 export interface SystemOptions {
   config: Config;
@@ -49,6 +50,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     stops.push(() => channel.close());
 
     if (roles.worker) {
+      installTemporalRuntime(logger);
       const connection = await NativeConnection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
       log('bundling workflows and starting the worker ...');
@@ -82,7 +84,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
           }),
       );
       const { port } = server.address() as AddressInfo;
-      apiUrl = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+      apiUrl = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${port}`;
       log(`API listening on ${apiUrl}`);
     }
     return { apiUrl, extraUrls: channel.urls ?? [], stop };

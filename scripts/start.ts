@@ -65,12 +65,11 @@ async function main() {
     const system = await startSystem({ config, logger, databaseUrl, temporalAddress, adminToken: resolveAdminToken(config), log: say });
     stops.push(() => system.stop());
 
-    const host = config.HOST === '0.0.0.0' ? 'localhost' : config.HOST;
     console.log(
       [
         '',
         `  wa-booking is up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
-        `  API          http://${host}:${config.PORT}   (health: /health)`,
+        `  API          ${system.apiUrl}   (health: /health)`,
         ...system.extraUrls.map((u) => `  ${u.label.padEnd(12)} ${u.url}`),
         `  Temporal UI  ${temporalUi ?? `(external Temporal at ${temporalAddress})`}`,
         `  Admin token  ${resolveAdminToken(config)}`,

@@ -149,8 +149,8 @@ describe('time-skipping test server', () => {
     expect(fs.readdirSync(testServerCacheDir(cacheDir)).sort()).toEqual(['lib', 'temporal-test-server']);
 
     // sdk-core runs `<exe> <port>`; exec hands the port straight to the JVM.
-    const ran = execFileSync(wrapper, ['7777'], { env: { PATH: bin } }).toString().trim();
-    expect(ran).toMatch(/^java .* -cp \S+\/lib\/\* io\.temporal\.testserver\.TestServer 7777$/);
+    const ran = execFileSync(wrapper, ['7777'], { env: { PATH: `${bin}:/usr/bin:/bin` } }).toString().trim();
+    expect(ran).toMatch(/^java .* -cp \/\S+\/lib\/\* io\.temporal\.testserver\.TestServer 7777$/);
     expect(ran).not.toMatch(/enable-time-skipping/);
 
     await expect(provisionTestServer(settings(), opts())).resolves.toMatchObject({ path: wrapper, source: 'cache' });

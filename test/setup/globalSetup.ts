@@ -26,10 +26,16 @@ export default async function globalSetup(): Promise<void> {
   };
   console.log('');
 
-  await Promise.all([
+  const results = await Promise.allSettled([
     timed('postgres ready', () => startPostgres(teardown)),
     timed('temporal ready', () => startTemporal(teardown)),
   ]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // Jest skips globalTeardown when globalSetup throws: stop what did start.
+    for (const step of teardown.reverse()) await step().catch(() => {});
+    throw failed.reason;
+  }
   console.log(`[test setup] done in ${Date.now() - started} ms`);
 }
 

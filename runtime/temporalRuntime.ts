@@ -1,0 +1,31 @@
+import { IllegalStateError } from '@temporalio/common';
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import type { Logger } from '../observability/logger';
+
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * Once per process, before any Temporal connection: the SDK logs through our logger
+ * (workflow `log` calls included), and it does not react to SIGINT/SIGTERM by itself —
+ * the process's own shutdown drains the worker in order, before the connections close.
+ */
+export function installTemporalRuntime(logger: Logger): void {
+  const sdk = logger.child({ component: 'temporal' });
+  // Worker chatter (bundle sizes, state changes) is debug material; warnings and errors matter.
+  const level: LogLevel = sdk.isLevelEnabled('debug') ? 'DEBUG' : 'WARN';
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level, (entry) => sdk[PINO_LEVEL[entry.level]](entry.meta ?? {}, entry.message)),
+      shutdownSignals: [],
+    });
+  } catch (err) {
+    // A host that installed its own Runtime first (the test helpers do) keeps it.
+    if (!(err instanceof IllegalStateError)) throw err;
+  }
+}

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Actor, BookingStatus } from '../domain/booking';
 import { TABLE_HOLDING_STATUSES } from '../domain/booking';
 import type { BookingDetails } from '../domain/notifications';
+import { notifyStatusChange } from './bookingEvents';
 import type { Db } from './knex';
 
 export interface BookingRow {
@@ -188,6 +189,7 @@ export async function transitionBooking(
         })
         .onConflict(['booking_id', 'to_status'])
         .ignore();
+      await notifyStatusChange(trx, { bookingId: t.bookingId, from: t.from, to: t.to });
       return { applied: true, status: t.to };
     });
   } catch (err) {

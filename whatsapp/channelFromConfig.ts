@@ -4,26 +4,64 @@ import type { NotificationChannel } from '../domain/notifications';
 import type { Logger } from '../observability/logger';
 import { createOutboxChannel, createWhatsAppChannel } from './channel';
 import { graphClientFromConfig } from './graphClient';
+import { startSandboxGraph, type SandboxGraph } from './sandbox';
 
 export interface ConfiguredChannel {
   channel: NotificationChannel;
-  /** Addresses worth printing at startup (none yet; the sandbox's fake Graph API will add one). */
-  urls?: { label: string; url: string }[];
+  /** What the rest of the process must use: in sandbox mode, with the session's WhatsApp settings. */
+  config: Config;
+  /** Sandbox mode only: the fake Graph API the channel sends to. */
+  sandbox?: SandboxGraph;
+  /** Addresses worth printing at startup. */
+  urls: { label: string; url: string }[];
   close(): Promise<void>;
 }
 
 /**
- * The Cloud API channel when WHATSAPP_ACCESS_TOKEN is set (loadConfig has then checked the
- * other WHATSAPP_* settings), else the outbox channel, which records every message as
- * `queued` in whatsapp_messages and sends nothing.
+ * Sandbox mode when SANDBOX is set, or when WHATSAPP_ACCESS_TOKEN is not and this process
+ * runs both the API and the worker (`npm start`): the Cloud API channel, unchanged, talking
+ * to a local fake Graph API whose webhooks come back to our own webhook route. Otherwise the
+ * Cloud API channel when the token is set (loadConfig has then checked the other WHATSAPP_*
+ * settings), else the outbox channel, which records every message as `queued` in
+ * whatsapp_messages and sends nothing: a lone API or worker cannot share an in-memory fake.
  */
-export async function createChannelFromConfig(deps: { config: Config; db: Db; logger: Logger }): Promise<ConfiguredChannel> {
-  const { config, db, logger } = deps;
+export async function createChannelFromConfig(deps: {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  /** Whether the API and the worker run in this process. */
+  apiAndWorker: boolean;
+}): Promise<ConfiguredChannel> {
+  const { db, logger } = deps;
+  if (deps.config.SANDBOX || (!deps.config.WHATSAPP_ACCESS_TOKEN && deps.apiAndWorker)) {
+    if (!deps.apiAndWorker) throw new Error('SANDBOX needs the API and the worker in one process: run it with `npm start`');
+    if (deps.config.WHATSAPP_ACCESS_TOKEN) logger.warn('SANDBOX is set: the WhatsApp credentials are ignored and nothing reaches Meta');
+    const sandbox = await startSandboxGraph(deps.config);
+    const { config } = sandbox;
+    const graph = graphClientFromConfig(config)!;
+    logger.info({ apiUrl: config.WHATSAPP_API_URL }, 'sandbox mode: WhatsApp messages go to the local fake Graph API');
+    return {
+      channel: createWhatsAppChannel({ config, db, logger, graph }),
+      config,
+      sandbox,
+      urls: [{ label: 'Graph API', url: `${config.WHATSAPP_API_URL} (local fake)` }],
+      close: async () => {
+        await graph.close();
+        await sandbox.close();
+      },
+    };
+  }
+  const { config } = deps;
   const graph = graphClientFromConfig(config);
   if (graph) {
     logger.info({ apiUrl: config.WHATSAPP_API_URL, version: config.WHATSAPP_API_VERSION }, 'sending WhatsApp messages through the Cloud API');
-    return { channel: createWhatsAppChannel({ config, db, logger, graph }), close: () => graph.close() };
+    return { channel: createWhatsAppChannel({ config, db, logger, graph }), config, urls: [], close: () => graph.close() };
   }
   logger.warn('WHATSAPP_ACCESS_TOKEN is not set: messages are recorded as queued in whatsapp_messages, not sent');
-  return { channel: createOutboxChannel({ db, managerTemplate: config.WHATSAPP_MANAGER_TEMPLATE }), close: async () => undefined };
+  return {
+    channel: createOutboxChannel({ db, managerTemplate: config.WHATSAPP_MANAGER_TEMPLATE }),
+    config,
+    urls: [],
+    close: async () => undefined,
+  };
 }

@@ -83,6 +83,20 @@ export interface AcceptedMessage {
   to: string;
   type: FakeMessageType;
   body: Record<string, unknown>;
+  at: Date;
+  /** The last status webhook emitted for it; undefined until one is (or when no webhook is configured). */
+  status?: 'sent' | 'delivered' | 'read' | 'failed';
+  error?: { code: number; title: string };
+}
+
+/** A message a person sent to the business number through receiveText or tapButton. */
+export interface InboundMessage {
+  id: string;
+  /** Digits, as in the webhook. */
+  from: string;
+  at: Date;
+  /** The entry of `value.messages[]` as delivered (without from, id and timestamp). */
+  message: Record<string, unknown>;
 }
 
 export interface WebhookDelivery {
@@ -97,6 +111,7 @@ export interface FakeGraphApi {
   readonly url: string;
   readonly requests: RecordedRequest[];
   readonly accepted: AcceptedMessage[];
+  readonly received: InboundMessage[];
   readonly webhookDeliveries: WebhookDelivery[];
   configureWebhook(webhook: FakeWebhookOptions | undefined): void;
   fail(failure: FakeFailure): void;
@@ -265,6 +280,7 @@ const nowSeconds = () => String(Math.floor(Date.now() / 1000));
 export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<FakeGraphApi> {
   const requests: RecordedRequest[] = [];
   const accepted: AcceptedMessage[] = [];
+  const received: InboundMessage[] = [];
   const webhookDeliveries: WebhookDelivery[] = [];
   let failures: FakeFailure[] = [];
   let webhook = options.webhook;
@@ -334,14 +350,20 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<F
     const status = (s: string, extra: Record<string, unknown> = {}) =>
       envelope({ statuses: [{ id: m.id, status: s, timestamp: nowSeconds(), recipient_id: m.to, ...extra }] });
     if (failure) {
-      const error = { code: failure.code, title: failure.title ?? 'Message failed', message: failure.title ?? 'Message failed', error_data: { details: failure.details ?? '' } };
-      void enqueue(() => post(status('failed', { errors: [error] })));
+      const title = failure.title ?? 'Message failed';
+      const error = { code: failure.code, title, message: title, error_data: { details: failure.details ?? '' } };
+      void enqueue(() => {
+        m.status = 'failed';
+        m.error = { code: failure.code, title };
+        return post(status('failed', { errors: [error] }));
+      });
       return;
     }
     if (webhook.statuses === false) return;
-    for (const s of ['sent', 'delivered', 'read']) {
+    for (const s of ['sent', 'delivered', 'read'] as const) {
       void enqueue(async () => {
         await sleep(webhook?.statusDelayMs ?? 5);
+        m.status = s;
         return post(status(s));
       });
     }
@@ -380,7 +402,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<F
       if (failure && failure.mode !== 'async') {
         throw new MetaError(400, failure.code, failure.title ?? 'Message failed', failure.details);
       }
-      const message: AcceptedMessage = { id: newId(), to: digits, type, body: requestBody as Record<string, unknown> };
+      const message: AcceptedMessage = { id: newId(), to: digits, type, body: requestBody as Record<string, unknown>, at: new Date() };
       accepted.push(message);
       statusWebhooks(message, failure);
       return {
@@ -415,6 +437,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<F
     const digits = phoneDigits(from);
     windows.set(digits, Date.now());
     const id = newId();
+    received.push({ id, from: digits, at: new Date(), message });
     const body = envelope({
       contacts: [{ profile: { name: name ?? 'Fake User' }, wa_id: digits }],
       messages: [{ from: digits, id, timestamp: nowSeconds(), ...message }],
@@ -434,6 +457,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<F
     url: `http://127.0.0.1:${port}`,
     requests,
     accepted,
+    received,
     webhookDeliveries,
     configureWebhook: (w) => {
       webhook = w;

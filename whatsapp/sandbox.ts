@@ -1,0 +1,51 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Config } from '../config';
+import { LANGUAGES } from '../domain/booking';
+import { startFakeGraphApi, type FakeGraphApi } from './fakeGraphApi';
+import { MANAGER_TEMPLATE_PARAMETERS } from './render';
+
+export interface SandboxGraph {
+  graph: FakeGraphApi;
+  /**
+   * The process's settings with the WhatsApp ones of this session: the fake's address and
+   * freshly generated credentials, so the channel and the webhook router agree on them.
+   */
+  config: Config;
+  /** Points the fake's signed status and inbound webhooks at our own webhook route. */
+  connect(webhookUrl: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The local stand-in for WhatsApp behind `npm start` without credentials: a fake Graph API
+ * on 127.0.0.1 that knows the manager template in every language we send it in, like an
+ * account where that template is approved. The 24-hour window is not enforced, so managers
+ * get the interactive request (the template path has tests of its own).
+ */
+export async function startSandboxGraph(base: Config): Promise<SandboxGraph> {
+  const credentials = {
+    // Fifteen digits, like Meta's phone number ids.
+    WHATSAPP_PHONE_NUMBER_ID: `10${randomInt(1e12, 1e13)}`,
+    WHATSAPP_ACCESS_TOKEN: `sandbox-${randomBytes(24).toString('hex')}`,
+    WHATSAPP_APP_SECRET: randomBytes(16).toString('hex'),
+    WHATSAPP_VERIFY_TOKEN: randomBytes(12).toString('hex'),
+  };
+  const graph = await startFakeGraphApi({
+    accessToken: credentials.WHATSAPP_ACCESS_TOKEN,
+    phoneNumberId: credentials.WHATSAPP_PHONE_NUMBER_ID,
+    displayPhoneNumber: base.WHATSAPP_BOT_NUMBER,
+    templates: [
+      { name: base.WHATSAPP_MANAGER_TEMPLATE, languages: [...LANGUAGES], bodyParameters: MANAGER_TEMPLATE_PARAMETERS.length, quickReplies: 3 },
+    ],
+  });
+  return {
+    graph,
+    config: { ...base, ...credentials, WHATSAPP_API_URL: graph.url },
+    connect: (url) => graph.configureWebhook({ url, appSecret: credentials.WHATSAPP_APP_SECRET }),
+    async close() {
+      // Our API is gone by now: webhooks still queued would only wait out their retries.
+      graph.configureWebhook(undefined);
+      await graph.close();
+    },
+  };
+}

@@ -1,6 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { Actor, BookingStatus } from '../domain/booking';
-import { getBooking, transitionBooking, upsertClient, type TransitionResult } from '../db/bookings';
+import { getBooking, transitionBooking, upsertClient, type Transition, type TransitionResult } from '../db/bookings';
 import type { ActivityDeps } from './deps';
 
 /** Thin adapters over db/bookings for the workflow. */
@@ -22,15 +21,7 @@ export function bookingActivities({ db }: ActivityDeps) {
       return { clientId: client.id };
     },
 
-    async transition(t: {
-      bookingId: number;
-      from: BookingStatus;
-      to: BookingStatus;
-      actor: Actor;
-      reason?: string;
-      clientId?: number;
-      decision?: boolean;
-    }): Promise<TransitionResult> {
+    async transition(t: Transition): Promise<TransitionResult> {
       return transitionBooking(db, t);
     },
   };

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import express, { type Router } from 'express';
 import type { Config } from '../config';
+import type { BookingStatusFeed } from '../db/bookingEvents';
 import type { Db } from '../db/knex';
 import type { Logger } from '../observability/logger';
 import { registry } from '../observability/metrics';
@@ -11,6 +12,7 @@ import { adminBookingsRouter } from './routes/admin/bookings';
 import { restaurantsRouter } from './routes/admin/restaurants';
 import { bookingsRouter } from './routes/bookings';
 import { healthRouter } from './routes/health';
+import { sandboxRouter, type SandboxDeps } from './routes/sandbox';
 
 export interface AppDeps {
   config: Config;
@@ -21,6 +23,10 @@ export interface AppDeps {
   adminToken: string;
   /** The WhatsApp webhook (createWhatsAppWebhookRouter); its inbox lives as long as the process. */
   webhook?: Router;
+  /** Serves GET /api/bookings/:id/events; absent where a test has no use for it. */
+  bookingEvents?: BookingStatusFeed;
+  /** Sandbox mode only: /sandbox, the page that plays WhatsApp for the guest and the managers. */
+  sandbox?: SandboxDeps;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -41,6 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/admin-api/restaurants', restaurantsRouter(deps));
   app.use('/admin-api', adminBookingsRouter(deps));
   app.use('/api', bookingsRouter(deps));
+  if (deps.sandbox) app.use('/sandbox', sandboxRouter({ ...deps, sandbox: deps.sandbox }));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

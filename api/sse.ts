@@ -22,16 +22,20 @@ export function openEventStream(res: Response, heartbeatMs: number): EventStream
   });
   res.flushHeaders();
   let closed = false;
+  const open = () => !closed && !res.writableEnded;
   const closers: (() => void)[] = [];
-  const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
-  res.on('close', () => {
+  const heartbeat = setInterval(() => open() && res.write(': heartbeat\n\n'), heartbeatMs);
+  const onClose = () => {
     closed = true;
     clearInterval(heartbeat);
     for (const fn of closers.splice(0)) fn();
-  });
+  };
+  // The client may have gone while the caller was still preparing the stream.
+  if (res.closed) onClose();
+  else res.on('close', onClose);
   return {
     send(event, data) {
-      if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (open()) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     end: () => void res.end(),
     onClose(fn) {
@@ -39,7 +43,7 @@ export function openEventStream(res: Response, heartbeatMs: number): EventStream
       else closers.push(fn);
     },
     get closed() {
-      return closed;
+      return !open();
     },
   };
 }

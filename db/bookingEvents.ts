@@ -67,11 +67,13 @@ export async function listenForStatusChanges(o: { databaseUrl: string; logger: L
       const change = n.channel === CHANNEL ? parseChange(n.payload) : undefined;
       if (change) each((s) => s.change(change), change.bookingId);
     });
-    c.on('error', (err) => logger.warn({ err }, 'listening connection failed'));
+    let lost: Error | undefined;
+    // An 'error' is followed by 'end', which reports it.
+    c.on('error', (err) => (lost = err));
     c.on('end', () => {
       if (client !== c || closed) return;
       client = undefined;
-      scheduleReconnect();
+      scheduleReconnect(lost);
     });
     try {
       await c.connect();
@@ -85,9 +87,10 @@ export async function listenForStatusChanges(o: { databaseUrl: string; logger: L
     else client = c;
   }
 
-  function scheduleReconnect() {
-    const delay = Math.min(MAX_RECONNECT_DELAY_MS, 250 * 2 ** failures++);
-    logger.warn({ delayMs: delay }, 'listening connection lost; reconnecting');
+  function scheduleReconnect(err: Error | undefined) {
+    const delayMs = Math.min(MAX_RECONNECT_DELAY_MS, 250 * 2 ** failures++);
+    // The message alone: at Ctrl-C under `npm start` Postgres stops alongside us, and a stack trace would alarm for nothing.
+    logger.warn({ error: err?.message, delayMs }, 'listening connection lost; reconnecting');
     retryTimer = setTimeout(() => {
       connect().then(
         () => {
@@ -95,12 +98,11 @@ export async function listenForStatusChanges(o: { databaseUrl: string; logger: L
           logger.info('listening again');
           each((s) => s.gap());
         },
-        (err) => {
-          logger.warn({ err }, 'reconnect failed');
-          if (!closed) scheduleReconnect();
+        (e: Error) => {
+          if (!closed) scheduleReconnect(e);
         },
       );
-    }, delay);
+    }, delayMs);
   }
 
   await connect();

@@ -147,18 +147,19 @@ export type TransitionResult =
  * in one transaction. Safe to repeat: a retry after a lost reply finds the booking already
  * in `to` and reports it applied without a second history row.
  */
-export async function transitionBooking(
-  db: Db,
-  t: {
-    bookingId: number;
-    from: BookingStatus;
-    to: BookingStatus;
-    actor: Actor;
-    reason?: string;
-    clientId?: number;
-    decision?: boolean;
-  },
-): Promise<TransitionResult> {
+export interface Transition {
+  bookingId: number;
+  from: BookingStatus;
+  to: BookingStatus;
+  actor: Actor;
+  reason?: string;
+  /** The guest, set when the claim makes them known. */
+  clientId?: number;
+  /** Record the actor and reason as the booking's decision. */
+  decision?: boolean;
+}
+
+export async function transitionBooking(db: Db, t: Transition): Promise<TransitionResult> {
   try {
     return await db.transaction(async (trx) => {
       const current = await trx('bookings').where('id', t.bookingId).forUpdate().first('status');

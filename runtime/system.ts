@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
-import { createWhatsAppWebhookRouter } from '../api/routes/whatsappWebhook';
+import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
 import type { Config } from '../config';
+import { listenForStatusChanges } from '../db/bookingEvents';
 import { createDb, migrateLatest } from '../db/knex';
 import type { Logger } from '../observability/logger';
 import { createChannelFromConfig } from '../whatsapp/channelFromConfig';
@@ -20,6 +21,8 @@ export interface SystemOptions {
   /** Production runs the API and the worker as separate processes; `npm start` runs both here. */
   roles?: { api?: boolean; worker?: boolean };
   log?: (line: string) => void;
+  /** The Temporal web UI, which the sandbox page links each booking's workflow to. */
+  temporalUiUrl?: string;
 }
 
 export interface RunningSystem {
@@ -31,7 +34,7 @@ export interface RunningSystem {
 
 /** Connects to Postgres and Temporal, migrates, and runs the API and/or the worker until stop(). */
 export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
-  const { config, logger } = o;
+  const { logger } = o;
   const log = o.log ?? ((line: string) => logger.info(line));
   const roles = { api: true, worker: true, ...o.roles };
   const stops: (() => Promise<void>)[] = [];
@@ -46,23 +49,14 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     const applied = await migrateLatest(db);
     log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database schema is up to date');
 
-    const channel = await createChannelFromConfig({ config, db, logger });
+    const channel = await createChannelFromConfig({ config: o.config, db, logger, apiAndWorker: roles.api && roles.worker });
     stops.push(() => channel.close());
+    // From here on, in sandbox mode, the WhatsApp settings are the session's own.
+    const { config, sandbox } = channel;
+    const extraUrls = [...channel.urls];
 
-    if (roles.worker) {
-      installTemporalRuntime(logger);
-      const connection = await NativeConnection.connect({ address: o.temporalAddress });
-      stops.push(() => connection.close());
-      log('bundling workflows and starting the worker ...');
-      const worker: Worker = await createBookingWorker({ config, connection, db, channel: channel.channel, logger });
-      const running = worker.run();
-      stops.push(async () => {
-        worker.shutdown();
-        await running;
-      });
-      log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}"`);
-    }
-
+    // The API before the worker: in sandbox mode the fake Graph API sends its webhooks to the
+    // API, whose address is known only once it listens, and the worker may send at once.
     if (roles.api) {
       const connection = await Connection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
@@ -70,7 +64,18 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const webhook = createWhatsAppWebhookRouter({ config, db, temporal, logger, channel: channel.channel });
       webhook.inbox.start();
       stops.push(() => webhook.inbox.stop());
-      const app = createApp({ config, db, temporal, logger, adminToken: o.adminToken, webhook });
+      const bookingEvents = await listenForStatusChanges({ databaseUrl: o.databaseUrl, logger });
+      stops.push(() => bookingEvents.close());
+      const app = createApp({
+        config,
+        db,
+        temporal,
+        logger,
+        adminToken: o.adminToken,
+        webhook,
+        bookingEvents,
+        sandbox: sandbox && { graph: sandbox.graph, temporalUiUrl: o.temporalUiUrl },
+      });
       const server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -86,8 +91,27 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const { port } = server.address() as AddressInfo;
       apiUrl = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${port}`;
       log(`API listening on ${apiUrl}`);
+      if (sandbox) {
+        sandbox.connect(`${apiUrl}${WHATSAPP_WEBHOOK_PATH}`);
+        extraUrls.push({ label: 'Sandbox', url: `${apiUrl}/sandbox` });
+      }
     }
-    return { apiUrl, extraUrls: channel.urls ?? [], stop };
+
+    if (roles.worker) {
+      installTemporalRuntime(logger);
+      const connection = await NativeConnection.connect({ address: o.temporalAddress });
+      stops.push(() => connection.close());
+      log('bundling workflows and starting the worker ...');
+      const worker: Worker = await createBookingWorker({ config, connection, db, channel: channel.channel, logger });
+      const running = worker.run();
+      stops.push(async () => {
+        worker.shutdown();
+        await running;
+      });
+      log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}"`);
+    }
+
+    return { apiUrl, extraUrls, stop };
   } catch (err) {
     await stop();
     throw err;

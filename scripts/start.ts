@@ -62,7 +62,15 @@ async function main() {
       temporalUi = server.uiUrl;
     }
 
-    const system = await startSystem({ config, logger, databaseUrl, temporalAddress, adminToken: resolveAdminToken(config), log: say });
+    const system = await startSystem({
+      config,
+      logger,
+      databaseUrl,
+      temporalAddress,
+      adminToken: resolveAdminToken(config),
+      log: say,
+      temporalUiUrl: temporalUi,
+    });
     stops.push(() => system.stop());
 
     console.log(

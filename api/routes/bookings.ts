@@ -20,6 +20,7 @@ import { workflowIdFor } from '../../workflows/definitions';
 import type { AppDeps } from '../app';
 import { ApiError, conflict, notFound, validationFailed, type FieldProblem } from '../errors';
 import { idSchema, parseBody, parseId } from '../validation';
+import { bookingEventsHandler } from './bookingEvents';
 
 const bookingRequest = z
   .object({
@@ -53,7 +54,7 @@ const idempotencyKeyHeader = z.string().trim().min(1).max(200);
  * WhatsApp link whose prefilled text claims it. Validates, persists and starts the
  * workflow; the booking's life is the workflow's business.
  */
-export function bookingsRouter({ config, db, temporal }: AppDeps): Router {
+export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps): Router {
   const router = Router();
   router.use(cors({ origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS }));
 
@@ -168,6 +169,8 @@ export function bookingsRouter({ config, db, temporal }: AppDeps): Router {
     }
     return { restaurant, table, timing, startsAt, endsAt };
   }
+
+  if (bookingEvents) router.get('/bookings/:id/events', bookingEventsHandler({ db, feed: bookingEvents }));
 
   router.get('/bookings/:id', async (req, res) => {
     const bookingId = parseId(req, 'id', 'booking');

@@ -1,0 +1,215 @@
+import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { getBooking } from '../../db/bookings';
+import { seedDemoRestaurant } from '../../db/demo';
+import { getRestaurant, listMembers, listMenuItems, listTables } from '../../db/restaurants';
+import { parseActionId } from '../../domain/actions';
+import { asLanguage } from '../../domain/language';
+import { phoneDigits } from '../../domain/phone';
+import type { AcceptedMessage, FakeGraphApi, InboundMessage } from '../../whatsapp/fakeGraphApi';
+import type { OutboundMessage } from '../../whatsapp/messages';
+import { LOCALES } from '../../whatsapp/render';
+import type { AppDeps } from '../app';
+import { ApiError, notFound } from '../errors';
+import { openEventStream } from '../sse';
+import { parseBody, parseId } from '../validation';
+import { WHATSAPP_WEBHOOK_PATH } from './whatsappWebhook';
+
+export interface SandboxDeps {
+  /** The fake Graph API the channel sends to: what each phone received, and a way to write back. */
+  graph: FakeGraphApi;
+  /** The Temporal web UI, when `npm start` runs the dev server. */
+  temporalUiUrl?: string;
+}
+
+const PAGE_DIR = path.join(__dirname, '..', '..', 'sandbox');
+/** How often a chat stream looks for news; the fake keeps its records in memory. */
+const CHAT_POLL_MS = 200;
+const HEARTBEAT_MS = 15_000;
+
+/** One bubble in a participant's chat, from that participant's side. */
+export interface ChatMessage {
+  id: string;
+  /** The participant, E.164. */
+  phone: string;
+  /** `in`: the business wrote to the participant; `out`: the participant wrote. */
+  direction: 'in' | 'out';
+  at: string;
+  /** Meta's last status of a business message (sent, delivered, read, failed). */
+  status?: string;
+  error?: string;
+  /** The message this one answers, as WhatsApp shows it quoted. */
+  replyTo?: string;
+  header?: string;
+  text: string;
+  footer?: string;
+  /** Reply buttons, or a template's quick replies. */
+  buttons?: { id: string; title: string }[];
+  link?: { title: string; url: string };
+  template?: { name: string; language: string };
+}
+
+/** A quick reply's label is part of the approved template, not of the request: the sandbox's template uses ours. */
+function quickReplyTitle(payload: string, language: string): string {
+  const action = parseActionId(payload)?.action;
+  return action ? LOCALES[asLanguage(language) ?? 'en'].buttons[action] : payload;
+}
+
+function fromBusiness(m: AcceptedMessage): ChatMessage {
+  // The fake refused anything Meta would, so the body has our own shape.
+  const body = m.body as unknown as OutboundMessage;
+  const base = {
+    id: m.id,
+    phone: `+${m.to}`,
+    direction: 'in' as const,
+    at: m.at.toISOString(),
+    status: m.status,
+    error: m.error && `(#${m.error.code}) ${m.error.title}`,
+    replyTo: body.context?.message_id,
+  };
+  switch (body.type) {
+    case 'text':
+      return { ...base, text: body.text.body };
+    case 'interactive': {
+      const i = body.interactive;
+      const common = { ...base, header: i.header?.text, text: i.body.text, footer: i.footer?.text };
+      if (i.type === 'button') return { ...common, buttons: i.action.buttons.map((b) => b.reply) };
+      return { ...common, link: { title: i.action.parameters.display_text, url: i.action.parameters.url } };
+    }
+    case 'template': {
+      const t = body.template;
+      const language = t.language.code;
+      const components = t.components;
+      return {
+        ...base,
+        template: { name: t.name, language },
+        text: components.flatMap((c) => (c.type === 'body' ? c.parameters.map((p) => p.text) : [])).join('\n'),
+        buttons: components.flatMap((c) =>
+          c.type === 'button' ? c.parameters.map((p) => ({ id: p.payload, title: quickReplyTitle(p.payload, language) })) : [],
+        ),
+      };
+    }
+  }
+}
+
+function fromPerson(m: InboundMessage): ChatMessage {
+  const msg = m.message as {
+    context?: { id: string };
+    text?: { body: string };
+    interactive?: { button_reply: { title: string } };
+    button?: { text: string };
+  };
+  return {
+    id: m.id,
+    phone: `+${m.from}`,
+    direction: 'out',
+    at: m.at.toISOString(),
+    replyTo: msg.context?.id,
+    text: msg.text?.body ?? msg.interactive?.button_reply.title ?? msg.button?.text ?? '',
+  };
+}
+
+function chats(graph: FakeGraphApi): ChatMessage[] {
+  return [...graph.accepted.map(fromBusiness), ...graph.received.map(fromPerson)].sort((a, b) => a.at.localeCompare(b.at));
+}
+
+const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be + and the international number');
+const person = { from: phone, name: z.string().trim().min(1).max(100).optional() };
+const sendRequest = z.object({ ...person, text: z.string().trim().min(1).max(4096) }).strict();
+const tapRequest = z.object({ ...person, messageId: z.string().min(1), buttonId: z.string().min(1) }).strict();
+
+/**
+ * /sandbox: the page that plays the restaurant website and everybody's WhatsApp, and its
+ * backend under /sandbox/api. The page books through the public API like any website; what
+ * people write and tap here reaches POST /api/whatsapp/webhook as signed deliveries from the
+ * fake Graph API, exactly the way Meta's would. Mounted only in sandbox mode.
+ */
+export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router {
+  const { config, db, temporal } = deps;
+  const { graph, temporalUiUrl } = deps.sandbox;
+  const router = Router();
+  router.use(express.static(PAGE_DIR, { index: 'index.html' }));
+
+  router.get('/api/session', (_req, res) => {
+    res.json({ botNumber: config.WHATSAPP_BOT_NUMBER, graphApiUrl: graph.url, temporalUiUrl: temporalUiUrl ?? null });
+  });
+
+  router.get('/api/restaurants', async (_req, res) => {
+    const ids: number[] = await db('restaurants').orderBy('id').pluck('id');
+    const restaurants = await Promise.all(
+      ids.map(async (id) => {
+        const [restaurant, tables, menu, members] = await Promise.all([
+          getRestaurant(db, id),
+          listTables(db, id),
+          listMenuItems(db, id),
+          listMembers(db, id),
+        ]);
+        return { ...restaurant!, tables, menu, members };
+      }),
+    );
+    res.json({ restaurants });
+  });
+
+  router.post('/api/demo-restaurant', async (_req, res) => {
+    const { restaurant } = await seedDemoRestaurant(db);
+    res.status(201).json({ restaurantId: restaurant.id });
+  });
+
+  router.get('/api/bookings/:id', async (req, res) => {
+    const id = parseId(req, 'id', 'booking');
+    const booking = await getBooking(db, id);
+    if (!booking) throw notFound('booking', id);
+    let temporalUrl: string | null = null;
+    if (temporalUiUrl) {
+      try {
+        const { runId } = await temporal.workflow.getHandle(booking.workflowId).describe();
+        temporalUrl = `${temporalUiUrl}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(booking.workflowId)}/${runId}/history`;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    }
+    res.json({ id, workflowId: booking.workflowId, temporalUrl });
+  });
+
+  router.get('/api/chats', (_req, res) => {
+    const stream = openEventStream(res, HEARTBEAT_MS);
+    let last = '';
+    const push = () => {
+      const messages = chats(graph);
+      const snapshot = JSON.stringify(messages);
+      if (snapshot === last) return;
+      last = snapshot;
+      stream.send('chats', { messages });
+    };
+    push();
+    const timer = setInterval(push, CHAT_POLL_MS);
+    stream.onClose(() => clearInterval(timer));
+  });
+
+  const delivered = ({ delivery }: { delivery: { status?: number } }, messageId: string) => {
+    if (delivery.status !== 200) {
+      // Our own webhook refused a delivery signed with the right secret: its log says why.
+      throw new ApiError('internal', `POST ${WHATSAPP_WEBHOOK_PATH} answered ${delivery.status ?? 'nothing'}`, { details: { messageId } });
+    }
+    return { messageId };
+  };
+
+  router.post('/api/send', async (req, res) => {
+    const { from, name, text } = parseBody(req, sendRequest);
+    const sent = await graph.receiveText(from, text, { name });
+    res.json(delivered(sent, sent.messageId));
+  });
+
+  router.post('/api/tap', async (req, res) => {
+    const { from, name, messageId, buttonId } = parseBody(req, tapRequest);
+    const accepted = graph.accepted.find((m) => m.id === messageId && m.to === phoneDigits(from));
+    const button = accepted && fromBusiness(accepted).buttons?.find((b) => b.id === buttonId);
+    if (!accepted || !button) throw notFound('button', `${messageId}/${buttonId}`);
+    const sent = await graph.tapButton(from, button.id, { title: button.title, contextId: accepted.id, template: accepted.type === 'template', name });
+    res.json(delivered(sent, sent.messageId));
+  });
+
+  return router;
+}

@@ -1,0 +1,116 @@
+/**
+ * The sandbox in a real browser: the whole system as `npm start` runs it without WhatsApp
+ * credentials (runtime/system.ts), driven through /sandbox by Debian's chromium. Every
+ * message crosses real HTTP: the page → the public API and /sandbox/api → the fake Graph
+ * API → signed webhooks → POST /api/whatsapp/webhook → the workflow → the Graph client.
+ *
+ * Saves test-artifacts/sandbox.png; with UPDATE_SCREENSHOTS=1 also docs/sandbox.png, the
+ * README's picture.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { loadConfig } from '../config';
+import { createLogger } from '../observability/logger';
+import { startSystem, type RunningSystem } from '../runtime/system';
+import { ensureChromium, launchBrowser, type Browser } from './helpers/browser';
+import { createTestDatabase, type TestDatabase } from './helpers/db';
+import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
+
+const ADMIN_TOKEN = 'sandbox-admin-token-0123456789';
+const ROOT = path.join(__dirname, '..');
+let t: TestDatabase;
+let dev: DevServerConnection;
+let system: RunningSystem;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  [t, dev] = await Promise.all([createTestDatabase(), connectDevServer(), ensureChromium()]);
+  // Workflow ids are booking-<id>, and the other files on this dev server book from id 1.
+  await t.db.raw("select setval('bookings_id_seq', 1000)");
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: t.url,
+    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: uniqueId('sandbox'),
+    ADMIN_API_TOKEN: ADMIN_TOKEN,
+    LOG_LEVEL: 'silent',
+  });
+  system = await startSystem({
+    config,
+    logger: createLogger('silent'),
+    databaseUrl: t.url,
+    temporalAddress: config.TEMPORAL_ADDRESS!,
+    adminToken: ADMIN_TOKEN,
+  });
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+}, 600_000); // a machine without chromium installs it first
+
+afterAll(async () => {
+  await browser?.close();
+  await system?.stop();
+  await dev?.close();
+  await t?.drop();
+});
+
+test('the start banner lists the sandbox page', () => {
+  expect(system.extraUrls).toContainEqual({ label: 'Sandbox', url: `${system.apiUrl}/sandbox` });
+});
+
+test('book a table, claim it from the guest phone, approve it from a manager phone', async () => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${system.apiUrl}/sandbox`);
+
+  // A fresh database: the page offers the demo restaurant.
+  await page.click('#create-demo');
+  await page.waitForSelector('#booking-form:visible');
+  await page.selectOption('#table', { label: 'Table 2: 4 seats, window, quiet' });
+  await page.fill('#party', '3');
+  await page.fill('#requests', 'Window seat, please');
+  await page.fill('#preorder label:has-text("Plov") input', '2');
+  await page.click('#book');
+
+  const guest = page.locator('.phone[data-role="guest"]');
+  await guest.locator('[data-testid="open-whatsapp"]').click();
+  await guest.locator('.bubble.sent', { hasText: /^BOOKING:\d+-/ }).waitFor();
+
+  const manager = page.locator('.phone[data-role="manager"]').first();
+  const request = manager.locator('.bubble.received', { has: page.locator('.actions button') }).first();
+  await request.waitFor();
+  const buttons = request.locator('.actions button');
+  expect(await buttons.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.payload?.split(':')[0]))).toEqual([
+    'APPROVE_BOOKING',
+    'REJECT_BOOKING',
+    'CONTACT_CLIENT',
+  ]);
+  await buttons.first().click();
+
+  const confirmation = guest.locator('.bubble.received', { hasText: 'Your booking is confirmed' });
+  await confirmation.waitFor();
+  await page.locator('#status[data-status="APPROVED"]').waitFor();
+  expect(await page.locator('#status-history li').allTextContents()).toEqual([
+    expect.stringContaining('DRAFT'),
+    expect.stringContaining('PENDING'),
+    expect.stringContaining('APPROVED'),
+  ]);
+  // The tap is acknowledged as a reply to it, and the status webhooks came back: read.
+  await manager.locator('.bubble.received', { has: page.locator('.quote') }).locator('.ticks.read').waitFor();
+  await confirmation.locator('.ticks.read').waitFor();
+  expect(errors).toEqual([]);
+
+  const shot = await page.screenshot();
+  fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'sandbox.png'), shot);
+  if (process.env.UPDATE_SCREENSHOTS === '1') fs.writeFileSync(path.join(ROOT, 'docs', 'sandbox.png'), shot);
+});
+
+test('the sandbox API refuses what no phone could do', async () => {
+  const post = (p: string, body: unknown) =>
+    fetch(`${system.apiUrl}/sandbox/api/${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect((await post('send', { from: '87011234567', text: 'hi' })).status).toBe(400);
+  expect((await post('tap', { from: '+77015550100', messageId: 'wamid.nope', buttonId: 'APPROVE_BOOKING:1' })).status).toBe(404);
+});

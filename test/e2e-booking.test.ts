@@ -2,55 +2,35 @@
  * End to end on the dev server: the real API (HTTP), the real worker, real Postgres, wired
  * exactly as `npm start` wires them (runtime/system.ts).
  */
-import { loadConfig } from '../config';
-import { createLogger } from '../observability/logger';
-import { startSystem, type RunningSystem } from '../runtime/system';
+import type { RunningSystem } from '../runtime/system';
 import { BookingStatusKey } from '../temporal/searchAttributes';
 import { bookingHandle } from '../temporal/bookingClient';
-import { createTestDatabase, type TestDatabase } from './helpers/db';
+import type { TestDatabase } from './helpers/db';
 import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { recordHistory } from './helpers/histories';
-import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
+import { startTestSystem, type TestSystem } from './helpers/system';
+import { uniqueId, type DevServerConnection } from './helpers/temporal';
 
-const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+let ts: TestSystem;
 let t: TestDatabase;
 let dev: DevServerConnection;
 let system: RunningSystem;
 let r: RestaurantFixture;
 
 beforeAll(async () => {
-  [t, dev] = await Promise.all([createTestDatabase(), connectDevServer()]);
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: t.url,
-    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: uniqueId('e2e'),
-    ADMIN_API_TOKEN: ADMIN_TOKEN,
-    LOG_LEVEL: 'silent',
-  });
-  system = await startSystem({
-    config,
-    logger: createLogger('silent'),
-    databaseUrl: t.url,
-    temporalAddress: config.TEMPORAL_ADDRESS!,
-    adminToken: ADMIN_TOKEN,
-  });
+  ts = await startTestSystem('e2e');
+  ({ t, dev, system } = ts);
   r = await createRestaurantFixture(t.db);
 });
 
-afterAll(async () => {
-  await system?.stop();
-  await dev?.close();
-  await t?.drop();
-});
+afterAll(() => ts?.stop());
 
 const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
   const res = await fetch(`${system.apiUrl}${path}`, {
     method,
     headers: {
       'content-type': 'application/json',
-      ...(path.startsWith('/admin-api') && { authorization: `Bearer ${ADMIN_TOKEN}` }),
+      ...(path.startsWith('/admin-api') && { authorization: `Bearer ${ts.adminToken}` }),
       ...headers,
     },
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -9,22 +9,21 @@ import { DefaultLogger } from '@temporalio/worker';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { createActivities } from '../activities';
 import { WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
-import { loadConfig, type Config } from '../config';
+import type { Config } from '../config';
 import { actionId } from '../domain/actions';
 import type { Language } from '../domain/booking';
 import { phoneDigits } from '../domain/phone';
 import { createLogger } from '../observability/logger';
-import { startSystem, type RunningSystem } from '../runtime/system';
+import type { RunningSystem } from '../runtime/system';
 import { createWhatsAppChannel } from '../whatsapp/channel';
 import { startFakeGraphApi, type AcceptedMessage, type FakeGraphApi, type FakeWebhookOptions, type WebhookDelivery } from '../whatsapp/fakeGraphApi';
 import { createGraphClient } from '../whatsapp/graphClient';
 import { formatWhen } from '../whatsapp/render';
 import { sign } from '../whatsapp/signature';
-import { createTestDatabase, type TestDatabase } from './helpers/db';
+import type { TestDatabase } from './helpers/db';
+import { startTestSystem, type TestSystem } from './helpers/system';
 import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
-import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
 
-const ADMIN_TOKEN = 'e2e-whatsapp-admin-token-0123';
 const ACCESS_TOKEN = 'e2e-graph-access-token';
 const APP_SECRET = 'e2e-app-secret';
 const PHONE_NUMBER_ID = '106540352242922';
@@ -35,7 +34,7 @@ const SPECIAL_REQUESTS = 'Window seat, please';
 const TIMEZONE = 'Asia/Almaty';
 
 let t: TestDatabase;
-let dev: DevServerConnection;
+let ts: TestSystem;
 let fake: FakeGraphApi;
 let config: Config;
 let system: RunningSystem;
@@ -44,22 +43,13 @@ let webhook: FakeWebhookOptions;
 let r: RestaurantFixture;
 
 beforeAll(async () => {
-  // connectDevServer also installs the quiet Temporal runtime the system's worker logs through.
-  [t, dev] = await Promise.all([createTestDatabase(), connectDevServer()]);
   fake = await startFakeGraphApi({
     accessToken: ACCESS_TOKEN,
     phoneNumberId: PHONE_NUMBER_ID,
     displayPhoneNumber: BOT_NUMBER,
     templates: [{ name: TEMPLATE, languages: ['en', 'ru', 'kk'], bodyParameters: 10, quickReplies: 3 }],
   });
-  config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: t.url,
-    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: uniqueId('e2e-wa'),
-    ADMIN_API_TOKEN: ADMIN_TOKEN,
-    LOG_LEVEL: 'silent',
+  ts = await startTestSystem('e2e-wa', {
     WHATSAPP_API_URL: fake.url,
     WHATSAPP_ACCESS_TOKEN: ACCESS_TOKEN,
     WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
@@ -68,13 +58,7 @@ beforeAll(async () => {
     WHATSAPP_BOT_NUMBER: BOT_NUMBER,
     WHATSAPP_MANAGER_TEMPLATE: TEMPLATE,
   });
-  system = await startSystem({
-    config,
-    logger: createLogger('silent'),
-    databaseUrl: t.url,
-    temporalAddress: config.TEMPORAL_ADDRESS!,
-    adminToken: ADMIN_TOKEN,
-  });
+  ({ t, config, system } = ts);
   webhook = { url: `${system.apiUrl}${WHATSAPP_WEBHOOK_PATH}`, appSecret: APP_SECRET };
   fake.configureWebhook(webhook);
   r = await createRestaurantFixture(t.db, { managerLanguage: 'ru', timezone: TIMEZONE });
@@ -88,10 +72,8 @@ afterEach(() => {
 afterAll(async () => {
   // Status webhooks still queued need the API, and the API's sends need the fake.
   await fake?.settled();
-  await system?.stop();
+  await ts?.stop();
   await fake?.close();
-  await dev?.close();
-  await t?.drop();
 });
 
 // ---- the website and the back office -------------------------------------------------
@@ -99,7 +81,7 @@ afterAll(async () => {
 async function api(method: string, path: string, body?: unknown) {
   const res = await fetch(`${system.apiUrl}${path}`, {
     method,
-    headers: { 'content-type': 'application/json', ...(path.startsWith('/admin-api') && { authorization: `Bearer ${ADMIN_TOKEN}` }) },
+    headers: { 'content-type': 'application/json', ...(path.startsWith('/admin-api') && { authorization: `Bearer ${ts.adminToken}` }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as any };

@@ -10,50 +10,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { loadConfig } from '../config';
-import { createLogger } from '../observability/logger';
-import { startSystem, type RunningSystem } from '../runtime/system';
+import type { RunningSystem } from '../runtime/system';
 import { ensureChromium, launchBrowser, type Browser } from './helpers/browser';
-import { createTestDatabase, type TestDatabase } from './helpers/db';
-import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
+import { startTestSystem, type TestSystem } from './helpers/system';
 
-const ADMIN_TOKEN = 'sandbox-admin-token-0123456789';
 const ROOT = path.join(__dirname, '..');
-let t: TestDatabase;
-let dev: DevServerConnection;
+let ts: TestSystem;
 let system: RunningSystem;
 let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  [t, dev] = await Promise.all([createTestDatabase(), connectDevServer(), ensureChromium()]);
-  // Workflow ids are booking-<id>, and the other files on this dev server book from id 1.
-  await t.db.raw("select setval('bookings_id_seq', 1000)");
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: t.url,
-    TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: uniqueId('sandbox'),
-    ADMIN_API_TOKEN: ADMIN_TOKEN,
-    LOG_LEVEL: 'silent',
-  });
-  system = await startSystem({
-    config,
-    logger: createLogger('silent'),
-    databaseUrl: t.url,
-    temporalAddress: config.TEMPORAL_ADDRESS!,
-    adminToken: ADMIN_TOKEN,
-  });
+  [ts] = await Promise.all([startTestSystem('sandbox'), ensureChromium()]);
+  ({ system } = ts);
   browser = await launchBrowser();
   page = await browser.context.newPage();
 }, 600_000); // a machine without chromium installs it first
 
 afterAll(async () => {
   await browser?.close();
-  await system?.stop();
-  await dev?.close();
-  await t?.drop();
+  await ts?.stop();
 });
 
 test('the start banner lists the sandbox page', () => {

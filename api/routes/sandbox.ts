@@ -133,7 +133,7 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
   router.use(express.static(PAGE_DIR, { index: 'index.html' }));
 
   router.get('/api/session', (_req, res) => {
-    res.json({ botNumber: config.WHATSAPP_BOT_NUMBER, graphApiUrl: graph.url, temporalUiUrl: temporalUiUrl ?? null });
+    res.json({ graphApiUrl: graph.url });
   });
 
   router.get('/api/restaurants', async (_req, res) => {

@@ -22,6 +22,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   url.pathname = `/${name}`;
   const db = createDb(url.toString(), { min: 0, max: 5 });
   await migrateLatest(db);
+  // Workflow ids are `booking-<id>` and every file shares one dev server: give each database
+  // its own id range so two files never address the same workflow.
+  await db.raw('select setval(?, ?)', ['bookings_id_seq', 1_000 + (randomBytes(3).readUIntBE(0, 3) % 1_000_000) * 1_000]);
   return {
     db,
     url: url.toString(),

@@ -1,22 +1,20 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import cors from 'cors';
 import { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import { LANGUAGES } from '../../domain/booking';
-import { claimCode, claimText, newClaimSecret } from '../../domain/claim';
-import { claimDeadline, resolveTiming } from '../../domain/timing';
+import { claimText } from '../../domain/claim';
+import { resolveTiming } from '../../domain/timing';
 import {
   findBookingByIdempotencyKey,
   getBooking,
-  insertDraftBooking,
   menuItemIdsOf,
   slotTaken,
   type BookingRow,
 } from '../../db/bookings';
 import { getRestaurant, getTable } from '../../db/restaurants';
-import { startBookingWorkflow } from '../../temporal/bookingClient';
-import { workflowIdFor } from '../../workflows/definitions';
+import { createDraftBooking } from '../../temporal/draftBooking';
 import type { AppDeps } from '../app';
 import { ApiError, conflict, notFound, validationFailed, type FieldProblem } from '../errors';
 import { idSchema, parseBody, parseId } from '../validation';
@@ -77,7 +75,10 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
   router.post('/bookings', limiter, async (req, res) => {
     const body = parseBody(req, bookingRequest);
     const key = req.get('idempotency-key');
-    const idempotencyKey = key === undefined ? undefined : idempotencyKeyHeader.parse(key);
+    if (key !== undefined && !idempotencyKeyHeader.safeParse(key).success) {
+      throw validationFailed([{ path: 'Idempotency-Key', message: 'the header must be 1 to 200 characters' }]);
+    }
+    const idempotencyKey = key?.trim();
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
 
     const replay = async () => {
@@ -93,40 +94,20 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
     if (earlier) return void res.status(201).json(answer(earlier));
 
     try {
-      const booking = await db.transaction(async (trx) => {
-        const { restaurant, table, timing, startsAt, endsAt } = await checkBookable(trx, body);
-        const now = new Date();
-        const claimExpiresAt = claimDeadline(now, startsAt, timing);
-        const row = await insertDraftBooking(trx, {
-          restaurantId: restaurant.id,
-          tableId: table.id,
-          startsAt,
-          endsAt,
-          partySize: body.partySize,
-          guestName: body.guestName,
-          specialRequests: body.specialRequests,
-          language: body.language,
-          claimSecret: (id) => claimCode(id, newClaimSecret(randomBytes)),
-          claimExpiresAt,
-          workflowIdFor,
-          idempotencyKey,
-          requestHash,
-          items: body.preorder ?? [],
-        });
-        // Started inside the transaction: if the start fails, the row is rolled back; if the
-        // commit fails after it, the workflow finds no row and ends (see the README).
-        await startBookingWorkflow(temporal, config.TEMPORAL_TASK_QUEUE, {
-          bookingId: row.id,
-          restaurantId: restaurant.id,
-          restaurantTimezone: restaurant.timezone,
-          tableName: table.name,
-          partySize: row.partySize,
-          startsAt,
-          endsAt,
-          claimExpiresAt,
-          timing,
-        });
-        return row;
+      const { restaurant, table, timing, startsAt } = await checkBookable(body);
+      const booking = await createDraftBooking(db, temporal, config.TEMPORAL_TASK_QUEUE, {
+        restaurant,
+        table,
+        startsAt,
+        partySize: body.partySize,
+        guestName: body.guestName,
+        specialRequests: body.specialRequests,
+        language: body.language,
+        items: body.preorder ?? [],
+        timing,
+        now: new Date(),
+        idempotencyKey,
+        requestHash,
       });
       res.status(201).json(answer(booking));
     } catch (err) {
@@ -139,10 +120,10 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
     }
   });
 
-  async function checkBookable(trx: Parameters<Parameters<typeof db.transaction>[0]>[0], body: BookingRequest) {
-    const restaurant = await getRestaurant(trx, body.restaurantId);
+  async function checkBookable(body: BookingRequest) {
+    const restaurant = await getRestaurant(db, body.restaurantId);
     if (!restaurant) throw notFound('restaurant', body.restaurantId);
-    const table = await getTable(trx, body.tableId);
+    const table = await getTable(db, body.tableId);
     if (!table) throw notFound('table', body.tableId);
 
     const problems: FieldProblem[] = [];
@@ -154,7 +135,7 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
       problems.push({ in: 'body', path: 'partySize', message: `table ${table.name} seats at most ${table.seats}` });
     }
     const preorder = body.preorder ?? [];
-    const known = await menuItemIdsOf(trx, restaurant.id, preorder.map((p) => p.menuItemId));
+    const known = await menuItemIdsOf(db, restaurant.id, preorder.map((p) => p.menuItemId));
     preorder.forEach((p, i) => {
       if (!known.has(p.menuItemId)) {
         problems.push({ in: 'body', path: `preorder.${i}.menuItemId`, message: `menu item ${p.menuItemId} is not on this restaurant's menu` });
@@ -164,10 +145,10 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
 
     const timing = resolveTiming(restaurant, config);
     const endsAt = new Date(startsAt.getTime() + timing.slotMs);
-    if (await slotTaken(trx, table.id, startsAt, endsAt)) {
+    if (await slotTaken(db, table.id, startsAt, endsAt)) {
       throw conflict(`table ${table.name} is already booked around that time`, { reason: 'slot_taken' });
     }
-    return { restaurant, table, timing, startsAt, endsAt };
+    return { restaurant, table, timing, startsAt };
   }
 
   if (bookingEvents) router.get('/bookings/:id/events', bookingEventsHandler({ db, feed: bookingEvents }));

@@ -1,12 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../config';
-import { claimCode, newClaimSecret } from '../../domain/claim';
-import { claimDeadline, resolveTiming } from '../../domain/timing';
-import { insertDraftBooking, type BookingRow } from '../../db/bookings';
+import { resolveTiming } from '../../domain/timing';
+import type { BookingRow } from '../../db/bookings';
 import type { Db } from '../../db/knex';
-import { startBookingWorkflow } from '../../temporal/bookingClient';
-import { workflowIdFor } from '../../workflows/definitions';
+import { createDraftBooking } from '../../temporal/draftBooking';
 
 let phoneSeq = 0;
 /** Distinct valid Kazakh mobile numbers (+7 701 ...), so files never collide on users.phone. */
@@ -50,44 +47,21 @@ export async function createRestaurantFixture(
   return { restaurantId, tableId, menuItemId, managers, owner };
 }
 
-/**
- * What POST /api/bookings does once the request is valid: the DRAFT row and its workflow,
- * in one transaction. `now` is the Temporal server's clock (time-skipping servers run ahead).
- */
-export async function createDraft(
+/** What POST /api/bookings creates once the request is valid, on the Temporal server's clock (time-skipping servers run ahead). */
+export function createDraft(
   deps: { db: Db; client: Client; config: Config; taskQueue: string },
   f: RestaurantFixture,
   b: { now: number; startsInMs: number; partySize?: number; language?: string; withDish?: boolean },
 ): Promise<BookingRow> {
-  const timing = resolveTiming({}, deps.config);
-  const startsAt = new Date(b.now + b.startsInMs);
-  const endsAt = new Date(startsAt.getTime() + timing.slotMs);
-  const claimExpiresAt = claimDeadline(new Date(b.now), startsAt, timing);
-  return deps.db.transaction(async (trx) => {
-    const row = await insertDraftBooking(trx, {
-      restaurantId: f.restaurantId,
-      tableId: f.tableId,
-      startsAt,
-      endsAt,
-      partySize: b.partySize ?? 2,
-      language: b.language,
-      claimSecret: (id) => claimCode(id, newClaimSecret(randomBytes)),
-      claimExpiresAt,
-      workflowIdFor,
-      items: b.withDish ? [{ menuItemId: f.menuItemId, quantity: 2 }] : [],
-    });
-    await startBookingWorkflow(deps.client, deps.taskQueue, {
-      bookingId: row.id,
-      restaurantId: f.restaurantId,
-      restaurantTimezone: 'Asia/Almaty',
-      tableName: 'Table 5',
-      partySize: row.partySize,
-      startsAt,
-      endsAt,
-      claimExpiresAt,
-      timing,
-    });
-    return row;
+  return createDraftBooking(deps.db, deps.client, deps.taskQueue, {
+    restaurant: { id: f.restaurantId, timezone: 'Asia/Almaty' },
+    table: { id: f.tableId, name: 'Table 5' },
+    startsAt: new Date(b.now + b.startsInMs),
+    partySize: b.partySize ?? 2,
+    language: b.language,
+    items: b.withDish ? [{ menuItemId: f.menuItemId, quantity: 2 }] : [],
+    timing: resolveTiming({}, deps.config),
+    now: new Date(b.now),
   });
 }
 

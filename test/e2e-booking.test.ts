@@ -161,3 +161,26 @@ test('bad requests get clear 4xx answers in the one error shape', async () => {
     else expect(res.body.error.code).toBe(what);
   }
 });
+
+test('the admin listing pages through a restaurant\'s bookings by start time, filtered by status', async () => {
+  const day = 86_400_000;
+  const base = Date.now() + 40 * day; // after every other booking of this file
+  const ids: number[] = [];
+  for (const offset of [2, 0, 1]) {
+    const { body } = await call('POST', '/api/bookings', { restaurantId: r.restaurantId, tableId: r.tableId, startsAt: new Date(base + offset * day).toISOString(), partySize: 2 });
+    ids[offset] = body.id;
+  }
+  await call('POST', `/admin-api/booking/${ids[1]}/confirm`, { phone: testPhone() });
+  const from = new Date(base - 1000).toISOString();
+
+  const first = await call('GET', `/admin-api/r/${r.restaurantId}/bookings?from=${encodeURIComponent(from)}&limit=2`);
+  expect(first.body.items.map((b: any) => b.id)).toEqual([ids[0], ids[1]]);
+  expect(first.body.items[0].claimCode).toBeUndefined();
+  const second = await call('GET', `/admin-api/r/${r.restaurantId}/bookings?from=${encodeURIComponent(from)}&limit=2&cursor=${first.body.nextCursor}`);
+  expect(second.body).toEqual({ items: [expect.objectContaining({ id: ids[2] })], nextCursor: null });
+
+  const pending = await call('GET', `/admin-api/r/${r.restaurantId}/bookings?status=PENDING&from=${encodeURIComponent(from)}`);
+  expect(pending.body.items.map((b: any) => b.id)).toEqual([ids[1]]);
+  expect((await call('GET', `/admin-api/r/${r.restaurantId}/bookings?cursor=nonsense`)).status).toBe(400);
+  expect((await call('GET', `/admin-api/r/${r.restaurantId}/bookings?status=LOST`)).status).toBe(400);
+});

@@ -2,15 +2,20 @@ import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { MembershipRole } from '../domain/booking';
 import { asLanguage, guestLanguage } from '../domain/language';
-import type { Notification, NotificationPurpose, Recipient, SendResult } from '../domain/notifications';
+import {
+  BOOKING_NOT_FOUND,
+  PERMANENT_SEND_FAILURE,
+  type Notification,
+  type NotificationPurpose,
+  type Recipient,
+  type SendResult,
+} from '../domain/notifications';
 import { maskPhone } from '../domain/phone';
 import { getBookingDetails, getGuestContact } from '../db/bookings';
 import { findOutboundByIdempotencyKey } from '../db/messages';
 import { getRestaurant, listMembers } from '../db/restaurants';
 import { isWhatsAppSendError } from '../whatsapp/errors';
 import type { ActivityDeps } from './deps';
-
-export const PERMANENT_SEND_FAILURE = 'WhatsAppPermanentError';
 
 export type NotifyFacts = Notification['facts'];
 
@@ -32,7 +37,7 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
 
   async function details(bookingId: number) {
     const booking = await getBookingDetails(db, bookingId);
-    if (!booking) throw ApplicationFailure.nonRetryable(`booking ${bookingId} not found`, 'BookingNotFound');
+    if (!booking) throw ApplicationFailure.nonRetryable(`booking ${bookingId} not found`, BOOKING_NOT_FOUND);
     return booking;
   }
 
@@ -47,7 +52,6 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
       bookingId: number;
       purpose: NotificationPurpose;
       roles: MembershipRole[];
-      round?: number;
       facts?: NotifyFacts;
     }): Promise<NotifyManagersResult> {
       const booking = await details(a.bookingId);
@@ -57,7 +61,7 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
       for (const m of members) {
         const recipient: Recipient = { role: m.role, phone: m.phone, language, name: m.name, id: m.userId };
         try {
-          await send({ purpose: a.purpose, recipient, booking, round: a.round, facts: a.facts });
+          await send({ purpose: a.purpose, recipient, booking, facts: a.facts });
           result.sent++;
         } catch (err) {
           if (!(err instanceof ApplicationFailure) || !err.nonRetryable) throw err;

@@ -77,6 +77,13 @@ export interface Notification {
   viaTemplate?: boolean;
 }
 
+/**
+ * Failure types of the notification activities that no retry can fix: the workflow's retry
+ * policy lists them as non-retryable, the activities raise them.
+ */
+export const PERMANENT_SEND_FAILURE = 'WhatsAppPermanentError';
+export const BOOKING_NOT_FOUND = 'BookingNotFound';
+
 export interface SendResult {
   /** sent: the provider accepted it; queued: recorded only (no channel configured). */
   status: 'sent' | 'queued';

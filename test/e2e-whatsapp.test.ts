@@ -605,7 +605,7 @@ test('a server error (131000) for one manager is retried up to its cap, then rep
     const { notifyManagers } = createActivities({ config, db: t.db, logger, channel: createWhatsAppChannel({ config, db: t.db, logger, graph }) });
     // The attempt that is retried logs a warning by design.
     const quiet = new DefaultLogger('ERROR');
-    const reminder: Parameters<typeof notifyManagers>[0] = { bookingId: b.id, purpose: 'managerReminder', roles: ['manager'], round: 1 };
+    const reminder: Parameters<typeof notifyManagers>[0] = { bookingId: b.id, purpose: 'managerReminder', roles: ['manager'] };
     const attempt = (n: number) => new MockActivityEnvironment({ attempt: n }, { logger: quiet }).run(notifyManagers, reminder);
     await expect(attempt(4)).rejects.toMatchObject({ type: 'WhatsAppRetryableError', nonRetryable: false });
     await expect(attempt(5)).resolves.toEqual({ sent: 1, failed: [{ phone: m1.phone, code: 131000 }] });

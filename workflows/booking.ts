@@ -11,7 +11,7 @@ import {
 import type { Activities } from '../activities';
 import type { Actor, BookingStatus } from '../domain/booking';
 import { canTransition } from '../domain/booking';
-import type { NotificationPurpose } from '../domain/notifications';
+import { BOOKING_NOT_FOUND, PERMANENT_SEND_FAILURE, type NotificationPurpose } from '../domain/notifications';
 import { BookingStatusKey } from '../temporal/searchAttributes';
 import {
   approveSignal,
@@ -48,7 +48,7 @@ const messages = proxyActivities<Activities>({
     initialInterval: '2 seconds',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
-    nonRetryableErrorTypes: ['WhatsAppPermanentError', 'BookingNotFound'],
+    nonRetryableErrorTypes: [PERMANENT_SEND_FAILURE, BOOKING_NOT_FOUND],
   },
 });
 
@@ -290,13 +290,13 @@ export async function bookingWorkflow(input: BookingWorkflowInput): Promise<Book
   await serveUntil(claimBy, () => state.status !== 'DRAFT');
   if (state.status === 'DRAFT') await expire('not_claimed');
 
-  const undecided = () => state.status !== 'PENDING';
+  const decided = () => state.status !== 'PENDING';
   if (state.status === 'PENDING') {
-    await serveUntil(Date.parse(state.deadlines.remindAt!), undecided);
+    await serveUntil(Date.parse(state.deadlines.remindAt!), decided);
     if (state.status === 'PENDING' && Date.now() < latestExpiry) await notifyManagers('managerReminder', ['manager']);
-    await serveUntil(Date.parse(state.deadlines.escalateAt!), undecided);
+    await serveUntil(Date.parse(state.deadlines.escalateAt!), decided);
     if (state.status === 'PENDING' && Date.now() < latestExpiry) await notifyManagers('escalation', ['owner']);
-    await serveUntil(Date.parse(state.deadlines.expireAt!), undecided);
+    await serveUntil(Date.parse(state.deadlines.expireAt!), decided);
     if (state.status === 'PENDING') await expire('no_decision');
   }
 

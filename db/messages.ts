@@ -8,7 +8,7 @@ import type { Db } from './knex';
  *
  * Outbound `status`: queued (outbox only) → sending → sent → delivered → read (→ played),
  * or retrying (last attempt failed, may be retried) / failed (error_code, error_title).
- * Inbound rows are `received` until processed (processed_at set).
+ * Inbound rows stay `received`; processed_at is set once the inbox has acted on them.
  *
  * processed_at on an OUTBOUND row that failed asynchronously (a `failed` status webhook) is
  * null until the inbox has handed the failure to the booking's workflow; sends that fail
@@ -126,11 +126,12 @@ export async function claimOutbound(
 // take this lock per wamid, so one of them always sees the other's committed write.
 const STATUS_LOCK_NAMESPACE = 0x7761; // "wa"
 async function lockMessageIds(trx: Knex.Transaction, ids: string[]): Promise<void> {
-  const sorted = [...new Set(ids)].sort(); // one order everywhere: no deadlocks between batches
-  if (!sorted.length) return;
+  if (!ids.length) return;
+  // The locks are the hashes, so they are taken in hash order (not wamid order): two wamids
+  // sharing a hash would otherwise let two batches take the same locks in opposite orders.
   await trx.raw(
-    `select pg_advisory_xact_lock(?, hashtext(id)) from (select unnest(?::text[]) as id order by 1) as ids`,
-    [STATUS_LOCK_NAMESPACE, sorted],
+    `select pg_advisory_xact_lock(?, h) from (select distinct hashtext(id) as h from unnest(?::text[]) as id order by 1) as locks`,
+    [STATUS_LOCK_NAMESPACE, ids],
   );
 }
 

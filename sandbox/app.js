@@ -168,7 +168,12 @@ function renderPhones() {
     phones.dataset.key = wanted.map(key).join('|');
     phones.replaceChildren(...wanted.map(newPhone));
   }
-  for (const pane of phones.children) renderPane(pane);
+  renderPanes();
+}
+
+function renderPanes() {
+  const byId = new Map(state.messages.map((m) => [m.id, m]));
+  for (const pane of $('#phones').children) renderPane(pane, byId);
 }
 
 function newPhone(person) {
@@ -205,7 +210,7 @@ async function act(pane, path, body) {
 
 const TICKS = { sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
-function renderPane(pane) {
+function renderPane(pane, byId) {
   const linkCard = $('.link-card', pane);
   linkCard.hidden = pane.dataset.role !== 'guest' || !state.booking;
   if (!linkCard.hidden) $('.open-whatsapp', pane).href = state.booking.whatsappUrl;
@@ -213,7 +218,6 @@ function renderPane(pane) {
   const list = $('.messages', pane);
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const mine = state.messages.filter((m) => m.phone === pane.dataset.phone);
-  const byId = new Map(state.messages.map((m) => [m.id, m]));
   list.replaceChildren(...(mine.length ? mine.map((m) => bubble(m, pane, byId)) : [Object.assign(document.createElement('li'), { className: 'empty', textContent: 'No messages yet' })]));
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
@@ -259,7 +263,7 @@ function followChats() {
   const source = new EventSource('/sandbox/api/chats');
   source.addEventListener('chats', (e) => {
     state.messages = JSON.parse(e.data).messages;
-    for (const pane of $('#phones').children) renderPane(pane);
+    renderPanes();
   });
 }
 
@@ -274,8 +278,14 @@ async function main() {
   $('#booking-form').addEventListener('submit', book);
   $('#create-demo').addEventListener('click', async () => {
     $('#create-demo').disabled = true;
-    await api('POST', '/sandbox/api/demo-restaurant');
-    await loadRestaurants();
+    $('#demo-error').textContent = '';
+    try {
+      await api('POST', '/sandbox/api/demo-restaurant');
+      await loadRestaurants();
+    } catch (err) {
+      $('#demo-error').textContent = err.message;
+      $('#create-demo').disabled = false;
+    }
   });
   await loadRestaurants();
   renderPhones();

@@ -5,12 +5,11 @@ import { idempotencyKey, type Notification, type NotificationChannel, type SendR
 import { maskPhone } from '../domain/phone';
 import type { Logger } from '../observability/logger';
 import { outboundMessages } from '../observability/metrics';
-import { isWhatsAppSendError, WhatsAppSendError } from './errors';
+import { isWhatsAppSendError, OUTSIDE_WINDOW, WhatsAppSendError } from './errors';
 import type { GraphClient } from './graphClient';
 import type { OutboundMessage } from './messages';
 import { MANAGER_DECISION_PURPOSES, renderManagerTemplate, renderNotification } from './render';
 
-const OUTSIDE_WINDOW = 131047;
 /** Longer than any request can take (the Graph client times out at 15 s). */
 const SEND_LEASE_MS = 60_000;
 

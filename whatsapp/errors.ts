@@ -32,6 +32,9 @@ export interface MetaErrorClass {
   maxAttempts?: number;
 }
 
+/** Outside the 24-hour customer-service window: a manager's message must go out as the template. */
+export const OUTSIDE_WINDOW = 131047;
+
 // Meta's pair limit is about one message every 6 s per recipient.
 const PAIR_RATE_DELAY_MS = 6_000;
 // Maintenance lasts up to about a minute.
@@ -40,7 +43,7 @@ const SERVER_ERROR_MAX_ATTEMPTS = 5;
 
 const BY_CODE = new Map<number, MetaErrorClass>();
 const add = (codes: number[], c: MetaErrorClass) => codes.forEach((code) => BY_CODE.set(code, c));
-add([131047], { kind: 'outsideWindow', reason: 'outsideWindow' });
+add([OUTSIDE_WINDOW], { kind: 'outsideWindow', reason: 'outsideWindow' });
 add([130429], { kind: 'retryable', reason: 'throughput' });
 add([131056], { kind: 'retryable', reason: 'pairRateLimit', retryAfterMs: PAIR_RATE_DELAY_MS });
 add([80007, 4], { kind: 'retryable', reason: 'accountRateLimit' });

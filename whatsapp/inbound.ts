@@ -13,7 +13,7 @@ import type { BookingDetails, NotificationChannel, NotificationPurpose, Recipien
 import { maskPhone, phoneFromWaId } from '../domain/phone';
 import type { Logger } from '../observability/logger';
 import { approveSignal, claimSignal, deliveryFailedSignal, rejectSignal, type DeciderActor } from '../workflows/definitions';
-import { isWhatsAppSendError } from './errors';
+import { isWhatsAppSendError, OUTSIDE_WINDOW } from './errors';
 import { MANAGER_DECISION_PURPOSES } from './render';
 import type { InboundMessageEvent } from './webhookPayload';
 
@@ -39,7 +39,6 @@ interface Sender {
   messageId: string;
 }
 
-const OUTSIDE_WINDOW = 131047;
 const STATUS_COMMAND = /^\s*\/status\b/i;
 
 /**

@@ -1,5 +1,6 @@
 import type { Db } from '../db/knex';
 import { lockNextUnprocessed, markProcessed, recordWebhookBatch, type RecordedBatch, type WhatsAppMessageRow } from '../db/messages';
+import { phoneFromWaId } from '../domain/phone';
 import type { Logger } from '../observability/logger';
 import type { ProcessOutcome } from './inbound';
 import type { WebhookEvent } from './webhookPayload';
@@ -14,7 +15,7 @@ export async function recordWebhookEvents(db: Db, events: WebhookEvent[]): Promi
   const statuses = [];
   for (const e of events) {
     if (e.type === 'message') {
-      messages.push({ providerMessageId: e.messageId, phone: e.from ? `+${e.from}` : '', purpose: e.kind, payload: e });
+      messages.push({ providerMessageId: e.messageId, phone: e.from ? phoneFromWaId(e.from) : '', purpose: e.kind, payload: e });
     } else {
       statuses.push({
         providerMessageId: e.messageId,

@@ -15,7 +15,7 @@ export const LIMITS = {
   buttonTitle: 20,
   buttonId: 256,
   ctaDisplayText: 20,
-  /** Ours, not Meta's: keeps the rendered template body under Meta's 1024 characters. */
+  /** Ours, not Meta's: a long free text (special requests, a big preorder) cannot swamp the template body. */
   templateParameter: 200,
 } as const;
 
@@ -204,12 +204,12 @@ export function ctaUrlMessage(
  * Template text parameters may hold no newline or tab and no run of more than four spaces
  * (Meta error 132018), and may not be empty.
  */
-function templateParameter(text: string, max: number = LIMITS.templateParameter): string {
+function templateParameter(text: string): string {
   const flat = text
     .replace(/[\r\n\t]+/g, ' · ')
     .replace(/ {2,}/g, ' ')
     .trim();
-  return shorten(flat, Math.min(max, LIMITS.templateParameter)) || '—';
+  return shorten(flat, LIMITS.templateParameter) || '—';
 }
 
 export function templateMessage(

@@ -13,6 +13,7 @@ import type { Actor, BookingStatus } from '../domain/booking';
 import { canTransition } from '../domain/booking';
 import { BOOKING_NOT_FOUND, PERMANENT_SEND_FAILURE, type NotificationPurpose } from '../domain/notifications';
 import { BookingStatusKey } from '../temporal/searchAttributes';
+import { OUTSIDE_WINDOW } from '../whatsapp/errors';
 import {
   approveSignal,
   approveUpdate,
@@ -259,7 +260,7 @@ export async function bookingWorkflow(input: BookingWorkflowInput): Promise<Book
       case 'cancel':
         return cancel(message.input);
       case 'deliveryFailed':
-        if (state.status === 'PENDING' && message.input.errorCode === 131047) {
+        if (state.status === 'PENDING' && message.input.errorCode === OUTSIDE_WINDOW) {
           await messages.resendAsTemplate({ bookingId, idempotencyKey: message.input.idempotencyKey }).catch((err) =>
             log.error('template fallback failed', { bookingId, error: String(err) }),
           );

@@ -8,7 +8,7 @@ import { getRestaurant, listMembers, listMenuItems, listTables } from '../../db/
 import { parseActionId } from '../../domain/actions';
 import { asLanguage } from '../../domain/language';
 import { phoneDigits } from '../../domain/phone';
-import type { AcceptedMessage, FakeGraphApi, InboundMessage } from '../../whatsapp/fakeGraphApi';
+import type { AcceptedMessage, FakeGraphApi, InboundMessage, WebhookDelivery } from '../../whatsapp/fakeGraphApi';
 import type { OutboundMessage } from '../../whatsapp/messages';
 import { LOCALES } from '../../whatsapp/render';
 import type { AppDeps } from '../app';
@@ -188,7 +188,7 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
     stream.onClose(() => clearInterval(timer));
   });
 
-  const delivered = ({ delivery }: { delivery: { status?: number } }, messageId: string) => {
+  const delivered = ({ messageId, delivery }: { messageId: string; delivery: WebhookDelivery }) => {
     if (delivery.status !== 200) {
       // Our own webhook refused a delivery signed with the right secret: its log says why.
       throw new ApiError('internal', `POST ${WHATSAPP_WEBHOOK_PATH} answered ${delivery.status ?? 'nothing'}`, { details: { messageId } });
@@ -198,8 +198,7 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
 
   router.post('/api/send', async (req, res) => {
     const { from, name, text } = parseBody(req, sendRequest);
-    const sent = await graph.receiveText(from, text, { name });
-    res.json(delivered(sent, sent.messageId));
+    res.json(delivered(await graph.receiveText(from, text, { name })));
   });
 
   router.post('/api/tap', async (req, res) => {
@@ -207,8 +206,7 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
     const accepted = graph.accepted.find((m) => m.id === messageId && m.to === phoneDigits(from));
     const button = accepted && fromBusiness(accepted).buttons?.find((b) => b.id === buttonId);
     if (!accepted || !button) throw notFound('button', `${messageId}/${buttonId}`);
-    const sent = await graph.tapButton(from, button.id, { title: button.title, contextId: accepted.id, template: accepted.type === 'template', name });
-    res.json(delivered(sent, sent.messageId));
+    res.json(delivered(await graph.tapButton(from, button.id, { title: button.title, contextId: accepted.id, template: accepted.type === 'template', name })));
   });
 
   return router;

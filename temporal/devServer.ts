@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { onUnhandledSignal, SHUTDOWN_SIGNALS } from '../runtime/signals';
 import { SEARCH_ATTRIBUTES } from './searchAttributes';
 
 export interface DevServerOptions {
@@ -177,14 +178,12 @@ function track(child: ChildProcess): void {
   if (hooked) return;
   hooked = true;
   process.on('exit', () => running.forEach((c) => killGroup(c, 'SIGKILL')));
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      if (process.listenerCount(signal) > 1) return;
+  for (const signal of SHUTDOWN_SIGNALS) {
+    const remove = onUnhandledSignal(signal, () => {
       running.forEach((c) => killGroup(c, 'SIGKILL'));
-      process.removeListener(signal, onSignal);
+      remove();
       process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
+    });
   }
 }
 

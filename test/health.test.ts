@@ -41,7 +41,7 @@ test('503 naming Postgres when it is down', async () => {
   expect(res.status).toBe(503);
   expect(res.body).toEqual({
     status: 'unavailable',
-    checks: { postgres: expect.stringMatching(/^failed: .*ECONNREFUSED/), temporal: 'ok' },
+    checks: { postgres: 'failed', temporal: 'ok' },
   });
 });
 
@@ -51,7 +51,7 @@ test('503 naming Temporal when it refuses', async () => {
   expect(res.status).toBe(503);
   expect(res.body).toEqual({
     status: 'unavailable',
-    checks: { postgres: 'ok', temporal: 'failed: 14 UNAVAILABLE: Connection refused' },
+    checks: { postgres: 'ok', temporal: 'failed' },
   });
 });
 
@@ -68,5 +68,5 @@ test('both failures are reported together', async () => {
   const temporal = fakeTemporal(() => Promise.reject(new Error('deadline exceeded')));
   const res = await request(createTestApp({ db: unreachableDb, temporal })).get('/health');
   expect(res.status).toBe(503);
-  expect(res.body.checks).toEqual({ postgres: expect.stringMatching(/^failed: /), temporal: 'failed: deadline exceeded' });
+  expect(res.body.checks).toEqual({ postgres: 'failed', temporal: 'failed' });
 });

@@ -1,3 +1,5 @@
+import pg from 'pg';
+import { lockNextUnprocessed } from '../db/messages';
 import { migrateLatest, migrateRollbackAll } from '../db/knex';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 
@@ -28,7 +30,7 @@ test('migrations go down to nothing and up again', async () => {
   ]);
   await migrateRollbackAll(t.db);
   expect(await tables()).toEqual([]);
-  expect(await migrateLatest(t.db)).toEqual(['001_schema']);
+  expect(await migrateLatest(t.db)).toEqual(['001_schema', '002_inbox_index']);
   expect(await tables()).toHaveLength(11);
 });
 
@@ -55,4 +57,21 @@ test('two table-holding bookings of one table cannot overlap', async () => {
   });
   // Back-to-back slots do not overlap.
   await t.db('bookings').insert(row('c', 'PENDING', '2030-01-01T20:00Z', '2030-01-01T22:00Z'));
+});
+
+test("the inbox's look-up for the next unprocessed row uses its partial index", async () => {
+  let query: { sql: string; bindings: unknown[] } | undefined;
+  const capture = (q: NonNullable<typeof query>) => q.sql.includes('whatsapp_messages') && (query = q);
+  t.db.on('query', capture);
+  await t.db.transaction((trx) => lockNextUnprocessed(trx, 0)).finally(() => t.db.off('query', capture));
+
+  const client = new pg.Client({ connectionString: t.url });
+  await client.connect();
+  try {
+    await client.query('set enable_seqscan = off'); // a tiny table is scanned whatever the indexes
+    const { rows } = await client.query(`explain ${query!.sql}`, query!.bindings);
+    expect(rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toMatch(/whatsapp_messages_unprocessed_idx/);
+  } finally {
+    await client.end();
+  }
 });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { onUnhandledSignal, withSignalListenersAsFallbacks } from '../runtime/signals';
 import { findFreePort, startDevServer } from '../temporal/devServer';
 import { BookingStatusKey } from '../temporal/searchAttributes';
 import {
@@ -120,4 +121,41 @@ test('a dev server keeps its workflows in the SQLite file across restarts', asyn
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('shutdown signals of modules that start servers', () => {
+  // process.emit calls the listeners without a real signal.
+  const emit = () => process.emit('SIGHUP', 'SIGHUP');
+  // Alone with the test's listeners: the dev server's own fallback (above) would re-raise the signal.
+  let others: NodeJS.SignalsListener[];
+  beforeEach(() => {
+    others = process.listeners('SIGHUP');
+    process.removeAllListeners('SIGHUP');
+  });
+  afterEach(() => {
+    process.removeAllListeners('SIGHUP');
+    others.forEach((l) => process.on('SIGHUP', l));
+  });
+
+  test("a library's own signal hook waits while the host handles the signal itself", async () => {
+    const library = jest.fn();
+    await withSignalListenersAsFallbacks(async () => void process.on('SIGHUP', library));
+    emit();
+    expect(library).toHaveBeenCalledTimes(1); // nobody else listens: the library's hook still acts
+
+    const host = jest.fn();
+    process.on('SIGHUP', host);
+    emit();
+    expect(host).toHaveBeenCalledTimes(1);
+    expect(library).toHaveBeenCalledTimes(1); // the host's shutdown is not raced
+  });
+
+  test('two fallbacks do not wait for each other', async () => {
+    const a = jest.fn();
+    const b = jest.fn();
+    onUnhandledSignal('SIGHUP', a);
+    await withSignalListenersAsFallbacks(async () => void process.on('SIGHUP', b));
+    emit();
+    expect([a.mock.calls.length, b.mock.calls.length]).toEqual([1, 1]);
+  });
 });

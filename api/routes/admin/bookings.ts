@@ -103,23 +103,20 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
     res.json(outcome);
   });
 
-  router.post('/r/:restaurantId/booking/:bookingId/reject', async (req, res) => {
-    const booking = await restaurantBooking(req);
-    const { reason } = parseBody(req, reasonBody);
-    const outcome = await decide(req, booking, (updateId) =>
-      bookingHandle(temporal, booking.id).executeUpdate(rejectUpdate, { args: [{ actor: { type: 'admin' }, reason }], updateId }),
-    );
-    res.json(outcome);
-  });
-
-  router.post('/r/:restaurantId/booking/:bookingId/cancel', async (req, res) => {
-    const booking = await restaurantBooking(req);
-    const { reason } = parseBody(req, reasonBody);
-    const outcome = await decide(req, booking, (updateId) =>
-      bookingHandle(temporal, booking.id).executeUpdate(cancelUpdate, { args: [{ actor: { type: 'admin' }, reason }], updateId }),
-    );
-    res.json(outcome);
-  });
+  // The back office rejects and cancels as an admin, with an optional reason for the guest.
+  for (const [action, update] of [
+    ['reject', rejectUpdate],
+    ['cancel', cancelUpdate],
+  ] as const) {
+    router.post(`/r/:restaurantId/booking/:bookingId/${action}`, async (req, res) => {
+      const booking = await restaurantBooking(req);
+      const { reason } = parseBody(req, reasonBody);
+      const outcome = await decide(req, booking, (updateId) =>
+        bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor: { type: 'admin' }, reason }], updateId }),
+      );
+      res.json(outcome);
+    });
+  }
 
   router.get('/r/:restaurantId/bookings', async (req, res) => {
     const restaurantId = parseId(req, 'restaurantId', 'restaurant');

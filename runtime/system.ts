@@ -104,9 +104,17 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       stops.push(() => connection.close());
       log('bundling workflows and starting the worker ...');
       const worker: Worker = await createBookingWorker({ config, connection, db, channel: channel.channel, logger });
-      const running = worker.run();
+      let stopping = false;
+      const running = worker.run().catch((err) => {
+        if (stopping) throw err;
+        // A worker that died on its own (e.g. Temporal lost for good) takes the process down in
+        // order, through the same SIGTERM path as an operator's stop; the supervisor restarts it.
+        logger.fatal({ err }, 'the worker stopped unexpectedly; shutting down');
+        process.kill(process.pid, 'SIGTERM');
+      });
       stops.push(async () => {
-        worker.shutdown();
+        stopping = true;
+        if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
       });
       log(`worker polling task queue "${config.TEMPORAL_TASK_QUEUE}"`);

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { HISTORIES_DIR } from './helpers/histories';
-import { getWorkflowBundle } from './helpers/temporal';
+import { getWorkflowBundle, quietRuntime } from './helpers/temporal';
 
+quietRuntime();
 const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
 test('fixtures exist for the main paths of a booking', () => {

@@ -41,7 +41,7 @@ const INDEXED_VALUE_TYPES = {
  * Worker lifecycle INFO lines, and the WARN every workflow-only test worker gets, would bury
  * test output. A test file that installs its own Runtime before using these helpers keeps it.
  */
-function quietRuntime(): void {
+export function quietRuntime(): void {
   try {
     Runtime.install({
       logger: new DefaultLogger('WARN', ({ level, message, meta }) => {

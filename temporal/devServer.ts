@@ -18,21 +18,20 @@ export interface DevServerOptions {
   headless?: boolean;
   namespace: string;
   log?: (line: string) => void;
-  /** How long to wait for the frontend to answer; the first start on a new SQLite file is the slowest. */
-  readyTimeoutMs?: number;
 }
 
 export interface DevServerHandle {
   /** host:port for Connection / NativeConnection. */
   address: string;
   uiUrl?: string;
-  pid: number;
   /** Stops the server and resolves once its process group has exited. Safe to call twice. */
   stop(): Promise<void>;
 }
 
 const HOST = '127.0.0.1';
 const OUTPUT_TAIL_LINES = 30;
+/** The first start on a new SQLite file is the slowest. */
+const READY_TIMEOUT_MS = 60_000;
 
 /** Runs `temporal server start-dev` and resolves once its frontend serves the namespace. */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServerHandle> {
@@ -91,7 +90,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   };
 
   try {
-    await waitUntilServing(address, opts.namespace, opts.readyTimeoutMs ?? 60_000, exited, () => tail);
+    await waitUntilServing(address, opts.namespace, READY_TIMEOUT_MS, exited, () => tail);
   } catch (err) {
     await stop();
     throw err;
@@ -101,7 +100,6 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   return {
     address,
     uiUrl: uiPort === undefined ? undefined : `http://${HOST}:${uiPort}`,
-    pid: child.pid!,
     stop,
   };
 }

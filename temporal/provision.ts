@@ -95,13 +95,7 @@ export async function provisionTemporalCli(
     missing.push('`go` is not on PATH (needed to build the CLI from the Go module proxy)');
   }
 
-  const downloaded = await ctx.sdkDownload(missing, async (downloadDir) => {
-    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-    await (
-      await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'cached-download', downloadDir } } })
-    ).teardown();
-    return findSdkDownload(ctx.cacheDir, 'temporal-sdk-typescript-');
-  });
+  const downloaded = await ctx.sdkDownload(missing, 'dev');
   if (downloaded) return downloaded;
 
   throw new ProvisionError(
@@ -167,13 +161,7 @@ export async function provisionTestServer(
     missing.push(`${absent} not on PATH (needed to fetch ${TEST_SERVER_ARTIFACT} from Maven Central)`);
   }
 
-  const downloaded = await ctx.sdkDownload(missing, async (downloadDir) => {
-    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-    await (
-      await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'cached-download', downloadDir } } })
-    ).teardown();
-    return findSdkDownload(ctx.cacheDir, 'temporal-test-server-sdk-typescript-');
-  });
+  const downloaded = await ctx.sdkDownload(missing, 'time-skipping');
   if (downloaded) return downloaded;
 
   throw new ProvisionError(
@@ -273,16 +261,20 @@ function context(what: string, settings: ProvisionSettings, opts: ProvisionOptio
       }
     },
 
-    async sdkDownload(
-      missing: string[],
-      download: (downloadDir: string) => Promise<string | undefined>,
-    ): Promise<ProvisionedExecutable | undefined> {
+    /** Lets the SDK fetch the server into our cache by starting (and stopping) one environment. */
+    async sdkDownload(missing: string[], server: 'dev' | 'time-skipping'): Promise<ProvisionedExecutable | undefined> {
       if (opts.sdkDownload === false) return undefined;
       const downloadDir = sdkDownloadDir(cacheDir);
       fs.mkdirSync(downloadDir, { recursive: true });
       say(`trying the SDK's own download from temporal.download (needs internet) ...`);
       try {
-        const exe = await download(downloadDir);
+        const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+        const options = { server: { executable: { type: 'cached-download' as const, downloadDir } } };
+        const env = await (server === 'dev'
+          ? TestWorkflowEnvironment.createLocal(options)
+          : TestWorkflowEnvironment.createTimeSkipping(options));
+        await env.teardown();
+        const exe = findSdkDownload(cacheDir, server === 'dev' ? 'temporal-sdk-typescript-' : 'temporal-test-server-sdk-typescript-');
         if (exe) {
           say(`downloaded ${exe} (${seconds(Date.now() - started)})`);
           return result('sdk-download', exe);

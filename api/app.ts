@@ -4,7 +4,6 @@ import type { Config } from '../config';
 import type { BookingStatusFeed } from '../db/bookingEvents';
 import type { Db } from '../db/knex';
 import type { Logger } from '../observability/logger';
-import { registry } from '../observability/metrics';
 import { requireAdmin } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { requestContext, requestMetrics } from './requestContext';
@@ -12,6 +11,7 @@ import { adminBookingsRouter } from './routes/admin/bookings';
 import { restaurantsRouter } from './routes/admin/restaurants';
 import { bookingsRouter } from './routes/bookings';
 import { healthRouter } from './routes/health';
+import { metricsRouter } from './routes/metrics';
 import { sandboxRouter, type SandboxDeps } from './routes/sandbox';
 
 export interface AppDeps {
@@ -35,9 +35,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(requestContext(deps.logger), requestMetrics);
   app.use(healthRouter(deps));
-  app.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', registry.contentType).send(await registry.metrics());
-  });
+  app.use(metricsRouter(deps));
 
   // Before the parser, so an anonymous caller cannot make us read a body.
   app.use('/admin-api', requireAdmin(deps.adminToken));

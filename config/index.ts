@@ -55,6 +55,7 @@ const envSchema = z.object({
   TEMPORAL_TEST_SERVER_PATH: optionalString,
 
   ADMIN_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   CORS_ORIGINS: z
     .string()
     .default('*')

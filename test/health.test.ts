@@ -1,8 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
 import knexFactory from 'knex';
 import request from 'supertest';
+import { loadConfig } from '../config';
 import type { Db } from '../db/knex';
-import { createTestApp, fakeTemporal } from './helpers/app';
+import { createTestApp, fakeTemporal, TEST_ADMIN_TOKEN } from './helpers/app';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 
 let t: TestDatabase;
@@ -69,4 +70,42 @@ test('both failures are reported together', async () => {
   const res = await request(createTestApp({ db: unreachableDb, temporal })).get('/health');
   expect(res.status).toBe(503);
   expect(res.body.checks).toEqual({ postgres: 'failed', temporal: 'failed' });
+});
+
+describe('GET /metrics', () => {
+  const METRICS_TOKEN = 'metrics-token-0123456789';
+  const guarded = () => createTestApp({ db: t.db, config: loadConfig({ METRICS_TOKEN }) });
+
+  test('open when METRICS_TOKEN is unset', async () => {
+    const res = await request(createTestApp({ db: t.db })).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/^# HELP /m);
+  });
+
+  test('with METRICS_TOKEN, no token is 401 in the one error shape', async () => {
+    const res = await request(guarded()).get('/metrics');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="metrics"');
+    expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'a metrics bearer token is required' } });
+    expect(res.text).not.toMatch(/# HELP/);
+  });
+
+  test('with METRICS_TOKEN, a wrong token is 401; the admin token is not enough either', async () => {
+    for (const token of ['metrics-token-0123456780', 'short', TEST_ADMIN_TOKEN]) {
+      const res = await request(guarded()).get('/metrics').set('Authorization', `Bearer ${token}`);
+      expect(res.status).toBe(401);
+      expect(res.body.error).toEqual({ code: 'unauthorized', message: 'the metrics token is not valid' });
+    }
+  });
+
+  test('with METRICS_TOKEN, the right bearer token gets the metrics', async () => {
+    const res = await request(guarded()).get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`);
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/^# HELP /m);
+  });
+
+  test('a METRICS_TOKEN under 16 characters is a configuration error', () => {
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: must be at least 16 characters/);
+  });
 });

@@ -1,4 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isGrpcServiceError } from '@temporalio/client';
+import { KnexTimeoutError } from 'knex';
 import { DatabaseError } from 'pg';
 import { z } from 'zod';
 
@@ -18,6 +20,7 @@ import { z } from 'zod';
  * | unsupported_media_type | 415    | a JSON body in an unsupported charset or content encoding        |
  * | rate_limited           | 429    | too many requests from this client; RateLimit headers say when   |
  * | internal               | 500    | anything unexpected; the details are only in the log             |
+ * | unavailable            | 503    | Postgres or Temporal cannot be reached now; retry after Retry-After |
  */
 const STATUS_BY_CODE = {
   validation_failed: 400,
@@ -30,6 +33,7 @@ const STATUS_BY_CODE = {
   unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
+  unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;
@@ -87,6 +91,13 @@ export function unauthorized(message: string, challenge: string): ApiError {
   return new ApiError('unauthorized', message, { headers: { 'WWW-Authenticate': challenge } });
 }
 
+/** Seconds a client should wait before retrying a request that met an unavailable dependency. */
+export const RETRY_AFTER_SECONDS = 5;
+
+export function unavailable(message: string): ApiError {
+  return new ApiError('unavailable', message, { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } });
+}
+
 export function zodProblems(error: z.ZodError, location?: FieldProblem['in']): FieldProblem[] {
   return error.issues.flatMap((issue) => {
     const path = issue.path.map(String);
@@ -112,6 +123,47 @@ function isHttpError(err: unknown): err is HttpError {
 // Postgres SQLSTATEs: https://www.postgresql.org/docs/current/errcodes-appendix.html
 const UNIQUE_VIOLATION = '23505';
 const FOREIGN_KEY_VIOLATION = '23503';
+const EXCLUSION_VIOLATION = '23P01';
+/**
+ * Values the client sent that Postgres refuses (a string it cannot store, a number or a date
+ * out of range, a CHECK or NOT NULL constraint): validation should have caught them, and
+ * if one slips through it is still the request that is wrong, not the server.
+ */
+const BAD_VALUE_CODES = new Set([
+  '22001', // string_data_right_truncation
+  '22003', // numeric_value_out_of_range
+  '22007', // invalid_datetime_format
+  '22008', // datetime_field_overflow
+  '22021', // character_not_in_repertoire (e.g. NUL)
+  '22P02', // invalid_text_representation
+  '22P05', // untranslatable_character
+  '23502', // not_null_violation
+  '23514', // check_violation
+]);
+/** The server is going away, refuses connections, or has too many: worth a retry later. */
+const UNAVAILABLE_PG_CODES = /^(08|57P0[123]|53300)/;
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+// gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * Whether the error says a dependency (Postgres, Temporal) cannot be reached right now,
+ * rather than that the request or our code is wrong. Walks `cause` chains: the Temporal
+ * client wraps gRPC errors in its ServiceError.
+ */
+export function isDependencyUnavailable(err: unknown): boolean {
+  // Duck-typed, not `instanceof Error`: socket errors come from Node's own realm (under jest, another one).
+  for (let e = err as (Error & { code?: unknown }) | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e instanceof KnexTimeoutError) return true; // the pool found no connection in acquireConnectionTimeout
+    if (e instanceof DatabaseError) return UNAVAILABLE_PG_CODES.test(e.code ?? '');
+    if (isGrpcServiceError(e)) return e.code === GRPC_UNAVAILABLE || e.code === GRPC_DEADLINE_EXCEEDED;
+    if (typeof e.code === 'string' && UNAVAILABLE_SOCKET_CODES.has(e.code)) return true;
+    // pg's wording when the server closes a connection under a running query; it carries no code.
+    if (typeof e.message === 'string' && e.message.startsWith('Connection terminated')) return true;
+  }
+  return false;
+}
 
 /** Maps what the layers below throw to the public shape; undefined means "unexpected". */
 function toApiError(err: unknown): ApiError | undefined {
@@ -120,6 +172,7 @@ function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof DatabaseError) {
     // Neither the SQL nor the key values in pg's message/detail may reach the client.
     if (err.code === UNIQUE_VIOLATION) return conflict('a record with the same unique values already exists');
+    if (err.code === EXCLUSION_VIOLATION) return conflict('the record overlaps an existing one');
     if (err.code === FOREIGN_KEY_VIOLATION) {
       // The referencing side ("insert or update on table ...") names a parent that is gone;
       // the referenced side ("update or delete ...") is a row something still points at.
@@ -128,8 +181,12 @@ function toApiError(err: unknown): ApiError | undefined {
         ? new ApiError('not_found', 'a referenced record does not exist')
         : conflict('the record is still referenced by other records');
     }
-    return undefined;
+    if (err.code && BAD_VALUE_CODES.has(err.code)) {
+      return new ApiError('bad_request', 'a value in the request cannot be stored (bad characters, or out of range)');
+    }
   }
+  if (isDependencyUnavailable(err)) return unavailable('a service this request needs is unavailable; retry later');
+  if (err instanceof DatabaseError) return undefined;
   if (isHttpError(err) && err.status >= 400 && err.status < 500) {
     switch (err.type) {
       case 'entity.parse.failed':
@@ -156,6 +213,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
     return;
   }
   let apiError = toApiError(err);
+  if (apiError?.code === 'unavailable' && !(err instanceof ApiError)) req.log.warn({ err }, 'dependency unavailable');
   if (!apiError) {
     req.log.error({ err }, 'unhandled error');
     apiError = new ApiError('internal', `internal error; quote request id ${req.id} when reporting it`);

@@ -8,6 +8,31 @@ export const PG_INT_MAX = 2_147_483_647;
 /** An id inside a body: a positive integer that fits the database column. */
 export const idSchema = z.number().int().min(1).max(PG_INT_MAX);
 
+/**
+ * Text Postgres can store and every client can render: a NUL (which a `text` column refuses)
+ * or a lone UTF-16 surrogate (which has no UTF-8 form) makes the whole request a 400
+ * validation_failed. Refused rather than cleaned, so what we store is what was sent.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isStorableText = (value: string) => !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+const STORABLE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired UTF-16 surrogates';
+
+/** Every free text field of the APIs: storable, trimmed, within `min`..`max` characters. */
+export function text({ min = 0, max }: { min?: number; max: number }) {
+  return z.string().refine(isStorableText, STORABLE_TEXT_MESSAGE).trim().min(min).max(max);
+}
+
+/** Years Postgres, JavaScript and every client agree on; anything else is a typo or an attack. */
+const SANE_YEARS = { min: 1900, max: 9999 };
+
+/** An ISO-8601 date-time with an offset, within SANE_YEARS. */
+export function dateTime(error = 'must be an ISO-8601 date-time with an offset, e.g. 2030-01-12T19:30:00+05:00') {
+  return z.iso.datetime({ offset: true, error }).refine((value) => {
+    const year = new Date(value).getUTCFullYear();
+    return year >= SANE_YEARS.min && year <= SANE_YEARS.max;
+  }, `must be between the years ${SANE_YEARS.min} and ${SANE_YEARS.max}`);
+}
+
 // Zod's default for a missing field ("expected string, received undefined") reads like a type error.
 const reportMissingAsRequired: z.core.$ZodErrorMap = (issue) =>
   issue.code === 'invalid_type' && issue.input === undefined ? 'required' : undefined;

@@ -36,6 +36,9 @@ export function createDb(databaseUrl: string, pool: Knex.PoolConfig = { min: 0, 
     pool,
     migrations: { migrationSource },
     // A failed query's message would otherwise carry its bound values (phones, payloads) into logs.
+    // Waiting longer for a connection than a client waits for its answer helps nobody: an
+    // unreachable Postgres becomes a KnexTimeoutError, which the API answers with a 503.
+    acquireConnectionTimeout: 3_000,
     compileSqlOnError: false,
     // Knex prints to the console by default; route it to the structured log instead.
     ...(logger && {

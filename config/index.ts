@@ -73,6 +73,8 @@ const envSchema = z.object({
   DECISION_TIMEOUT: duration('45m'),
   EXPIRE_BEFORE_START: duration('15m'),
   BOOKING_SLOT_LENGTH: duration('2h'),
+  BOOKING_MAX_ADVANCE: duration('365d'),
+  RECONCILE_INTERVAL: duration('1m'),
 
   WHATSAPP_API_URL: z.url().default('https://graph.facebook.com'),
   WHATSAPP_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v23.0').default('v23.0'),

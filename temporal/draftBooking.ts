@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
 import { claimCode, newClaimSecret } from '../domain/claim';
-import { claimDeadline, type BookingTiming } from '../domain/timing';
+import { claimDeadline, resolveTiming, type BookingTiming } from '../domain/timing';
 import { insertDraftBooking, type BookingRow } from '../db/bookings';
 import type { Db } from '../db/knex';
+import { getRestaurant, getTable } from '../db/restaurants';
 import { workflowIdFor } from '../workflows/definitions';
-import { startBookingWorkflow } from './bookingClient';
+import { ensureBookingWorkflow, type StartBooking } from './bookingClient';
 
 export interface DraftBooking {
   restaurant: { id: number; timezone: string };
@@ -24,42 +26,62 @@ export interface DraftBooking {
 }
 
 /**
- * The DRAFT row and its workflow, together or not at all: the workflow is started inside the
- * transaction that inserts the row. A failed start rolls the row back; a commit that fails
- * after the start leaves a workflow whose first step never finds its row, so it ends without
- * side effects (README: "A DRAFT row never lives without its workflow").
+ * Commits the DRAFT row (with its items and first history row), then starts its workflow.
+ * No transaction stays open across the call to Temporal. A failed start leaves a DRAFT row
+ * without a workflow and rethrows; ensureWorkflowOf (an Idempotency-Key retry, the
+ * reconciler) starts it later, and the workflow resumes from whatever status the row has.
  */
-export function createDraftBooking(db: Db, temporal: Client, taskQueue: string, d: DraftBooking): Promise<BookingRow> {
-  const endsAt = new Date(d.startsAt.getTime() + d.timing.slotMs);
-  const claimExpiresAt = claimDeadline(d.now, d.startsAt, d.timing);
-  return db.transaction(async (trx) => {
-    const row = await insertDraftBooking(trx, {
+export async function createDraftBooking(db: Db, temporal: Client, taskQueue: string, d: DraftBooking): Promise<BookingRow> {
+  const row = await db.transaction((trx) =>
+    insertDraftBooking(trx, {
       restaurantId: d.restaurant.id,
       tableId: d.table.id,
       startsAt: d.startsAt,
-      endsAt,
+      endsAt: new Date(d.startsAt.getTime() + d.timing.slotMs),
       partySize: d.partySize,
       guestName: d.guestName,
       specialRequests: d.specialRequests,
       language: d.language,
       claimSecret: (id) => claimCode(id, newClaimSecret(randomBytes)),
-      claimExpiresAt,
+      claimExpiresAt: claimDeadline(d.now, d.startsAt, d.timing),
       workflowIdFor,
       idempotencyKey: d.idempotencyKey,
       requestHash: d.requestHash,
       items: d.items,
-    });
-    await startBookingWorkflow(temporal, taskQueue, {
-      bookingId: row.id,
-      restaurantId: d.restaurant.id,
-      restaurantTimezone: d.restaurant.timezone,
-      tableName: d.table.name,
-      partySize: d.partySize,
-      startsAt: d.startsAt,
-      endsAt,
-      claimExpiresAt,
-      timing: d.timing,
-    });
-    return row;
-  });
+    }),
+  );
+  await ensureBookingWorkflow(temporal, taskQueue, workflowStart(row, d.restaurant, d.table, d.timing));
+  return row;
+}
+
+/** Starts the workflow of a committed row that may have none; 'running' when it already has its own. */
+export async function ensureWorkflowOf(
+  deps: { db: Db; temporal: Client; config: Config },
+  row: BookingRow,
+): Promise<'started' | 'running'> {
+  const [restaurant, table] = await Promise.all([getRestaurant(deps.db, row.restaurantId), getTable(deps.db, row.tableId)]);
+  // Both are referenced by foreign keys from the row, which exists.
+  const timing = resolveTiming(restaurant!, deps.config);
+  return ensureBookingWorkflow(deps.temporal, deps.config.TEMPORAL_TASK_QUEUE, workflowStart(row, restaurant!, table!, timing));
+}
+
+/** The one mapping from a row to the workflow's start: the API and the reconciler agree by construction. */
+function workflowStart(
+  row: BookingRow,
+  restaurant: { id: number; timezone: string },
+  table: { name: string },
+  timing: BookingTiming,
+): StartBooking {
+  return {
+    bookingId: row.id,
+    restaurantId: restaurant.id,
+    restaurantTimezone: restaurant.timezone,
+    tableName: table.name,
+    partySize: row.partySize,
+    startsAt: row.startsAt,
+    endsAt: row.endsAt,
+    claimExpiresAt: row.claimExpiresAt,
+    timing,
+    rowCreatedAt: row.createdAt,
+  };
 }

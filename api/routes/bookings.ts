@@ -14,27 +14,28 @@ import {
   type BookingRow,
 } from '../../db/bookings';
 import { getRestaurant, getTable } from '../../db/restaurants';
-import { createDraftBooking } from '../../temporal/draftBooking';
+import { WorkflowIdTakenError } from '../../temporal/bookingClient';
+import { createDraftBooking, ensureWorkflowOf } from '../../temporal/draftBooking';
 import type { AppDeps } from '../app';
-import { ApiError, conflict, notFound, validationFailed, type FieldProblem } from '../errors';
-import { idSchema, parseBody, parseId } from '../validation';
+import { ApiError, conflict, isDependencyUnavailable, notFound, unavailable, validationFailed, type FieldProblem } from '../errors';
+import { dateTime, idSchema, parseBody, parseId, text } from '../validation';
 import { bookingEventsHandler } from './bookingEvents';
 
 const bookingRequest = z
   .object({
     restaurantId: idSchema,
     tableId: idSchema,
-    startsAt: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2030-01-12T19:30:00+05:00' }),
+    startsAt: dateTime(),
     partySize: z.number().int().min(1),
-    guestName: z.string().trim().min(1).max(100).optional(),
-    specialRequests: z.string().trim().max(500).optional(),
+    guestName: text({ min: 1, max: 100 }).optional(),
+    specialRequests: text({ max: 500 }).optional(),
     preorder: z
       .array(
         z
           .object({
             menuItemId: idSchema,
             quantity: z.number().int().min(1).max(50),
-            notes: z.string().trim().max(200).optional(),
+            notes: text({ max: 200 }).optional(),
           })
           .strict(),
       )
@@ -52,7 +53,7 @@ const idempotencyKeyHeader = z.string().trim().min(1).max(200);
  * WhatsApp link whose prefilled text claims it. Validates, persists and starts the
  * workflow; the booking's life is the workflow's business.
  */
-export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps): Router {
+export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: AppDeps): Router {
   const router = Router();
   router.use(cors({ origin: config.CORS_ORIGINS.includes('*') ? '*' : config.CORS_ORIGINS }));
 
@@ -91,11 +92,15 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
     };
 
     const earlier = await replay();
-    if (earlier) return void res.status(201).json(answer(earlier));
+    if (earlier) {
+      // The first attempt may have committed the row and then failed to start its workflow.
+      if (earlier.status === 'DRAFT') await withWorkflowErrors(earlier.id, () => ensureWorkflowOf({ db, temporal, config }, earlier));
+      return void res.status(201).json(answer(earlier));
+    }
 
     try {
       const { restaurant, table, timing, startsAt } = await checkBookable(body);
-      const booking = await createDraftBooking(db, temporal, config.TEMPORAL_TASK_QUEUE, {
+      const booking = await withWorkflowErrors(undefined, () => createDraftBooking(db, temporal, config.TEMPORAL_TASK_QUEUE, {
         restaurant,
         table,
         startsAt,
@@ -108,7 +113,7 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
         now: new Date(),
         idempotencyKey,
         requestHash,
-      });
+      }));
       res.status(201).json(answer(booking));
     } catch (err) {
       // Two requests with one Idempotency-Key raced: the loser answers with the winner's booking.
@@ -120,6 +125,27 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
     }
   });
 
+  /**
+   * A start Temporal could not take (unreachable, or the id held by another database's
+   * workflow) is a 503: the DRAFT row is committed, and a retry with the same
+   * Idempotency-Key, or the reconciler, starts its workflow later.
+   */
+  async function withWorkflowErrors<T>(bookingId: number | undefined, start: () => Promise<T>): Promise<T> {
+    try {
+      return await start();
+    } catch (err) {
+      if (err instanceof WorkflowIdTakenError) {
+        logger.error({ bookingId: err.bookingId, runId: err.runId }, 'booking workflow id is taken by another booking row; not binding to it');
+        throw unavailable('the booking cannot be started right now; retry later');
+      }
+      if (isDependencyUnavailable(err)) {
+        logger.warn({ err, bookingId }, 'booking workflow not started: Temporal unavailable');
+        throw unavailable('the booking service is temporarily unavailable; retry later with the same Idempotency-Key');
+      }
+      throw err;
+    }
+  }
+
   async function checkBookable(body: BookingRequest) {
     const restaurant = await getRestaurant(db, body.restaurantId);
     if (!restaurant) throw notFound('restaurant', body.restaurantId);
@@ -129,6 +155,9 @@ export function bookingsRouter({ config, db, temporal, bookingEvents }: AppDeps)
     const problems: FieldProblem[] = [];
     const startsAt = new Date(body.startsAt);
     if (startsAt.getTime() <= Date.now()) problems.push({ in: 'body', path: 'startsAt', message: 'must be in the future' });
+    if (startsAt.getTime() > Date.now() + config.BOOKING_MAX_ADVANCE) {
+      problems.push({ in: 'body', path: 'startsAt', message: `must be at most ${config.BOOKING_MAX_ADVANCE / 86_400_000} days ahead` });
+    }
     if (table.restaurantId !== restaurant.id) {
       problems.push({ in: 'body', path: 'tableId', message: `table ${table.id} belongs to another restaurant` });
     } else if (body.partySize > table.seats) {

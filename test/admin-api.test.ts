@@ -368,3 +368,69 @@ describe('managers', () => {
     expect((await listMembers(t.db, id, ['owner'])).map((m) => m.userId)).toEqual([owner.id]);
   });
 });
+
+describe('input Postgres cannot take is a 400, never a 500', () => {
+  test('NUL and lone surrogates in any text field are 400 validation_failed naming the field', async () => {
+    const id = await newRestaurant();
+    const cases: [string, object, string][] = [
+      ['/restaurants', { name: 'Bad\u0000Name', timezone: 'UTC' }, 'name'],
+      [`/restaurants/${id}/tables`, { name: 'T', seats: 2, features: ['window', 'sea\ud800'] }, 'features.1'],
+      [`/restaurants/${id}/tables`, { name: '\udc00', seats: 2 }, 'name'],
+      [`/restaurants/${id}/menu-items`, { name: 'Plov\u0000' }, 'name'],
+      [`/restaurants/${id}/managers`, { name: 'M', phone: '+7701\u00001234567' }, 'phone'],
+      [`/booking/1/confirm`, { phone: '+77011234567', name: 'G\u0000' }, 'name'],
+      [`/r/${id}/booking/1/reject`, { reason: '\ud83d' }, 'reason'],
+    ];
+    for (const [path, body, field] of cases) {
+      // The confirm/reject routes look the booking up first; give them one that exists.
+      const res = await admin.post(path.replace('/1/', `/${await aBookingOf(id)}/`), body);
+      expectError(res, 400, 'validation_failed');
+      expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: field })]));
+    }
+    expectError(await admin.patch(`/restaurants/${id}`, { name: 'x\u0000' }), 400, 'validation_failed');
+  });
+
+  test('booking list: cursors with ids above 2^31 or impossible dates, and dates outside years 1900..9999, are 400', async () => {
+    const id = await newRestaurant();
+    const cursor = (raw: string) => Buffer.from(raw).toString('base64url');
+    for (const query of [
+      `cursor=${cursor('2030-01-01T10:00:00.000Z|2147483648')}`,
+      `cursor=${cursor('2030-01-01T10:00:00.000Z|99999999999999999999')}`,
+      `cursor=${cursor('2030-02-31T10:00:00.000Z|5')}`,
+      `cursor=${cursor('0000-01-01T00:00:00.000Z|5')}`,
+      `cursor=${cursor('+275760-09-13T00:00:00.000Z|5')}`,
+      `cursor=${cursor('2030-01-01T10:00:00.000Z|5|x')}`,
+      `from=${encodeURIComponent('0000-01-01T00:00:00Z')}`,
+      `to=${encodeURIComponent('9999-12-31T23:00:00-05:00')}`,
+      'limit=1e400',
+      'status=PENDING&status=DRAFT',
+    ]) {
+      const res = await admin.get(`/r/${id}/bookings?${query}`);
+      expectError(res, 400, 'validation_failed');
+    }
+    const ok = await admin.get(`/r/${id}/bookings?cursor=${cursor('2030-01-01T10:00:00.000Z|2147483647')}`);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ items: [], nextCursor: null });
+  });
+});
+
+/** A DRAFT booking of the restaurant, written straight to the database (these routes need no workflow to refuse bad input). */
+async function aBookingOf(restaurantId: number): Promise<number> {
+  const table = await t.db('tables').where('restaurant_id', restaurantId).first('id');
+  const tableId = table?.id ?? (await t.db('tables').insert({ restaurant_id: restaurantId, name: 'Fixture', seats: 4 }).returning('id'))[0].id;
+  const existing = await t.db('bookings').where('restaurant_id', restaurantId).first('id');
+  if (existing) return existing.id;
+  const [{ id }] = await t.db('bookings')
+    .insert({
+      restaurant_id: restaurantId,
+      table_id: tableId,
+      starts_at: '2030-01-01T18:00Z',
+      ends_at: '2030-01-01T20:00Z',
+      party_size: 2,
+      claim_code: `c-${restaurantId}`,
+      claim_expires_at: '2030-01-01T17:00Z',
+      workflow_id: `wf-${restaurantId}`,
+    })
+    .returning('id');
+  return id;
+}

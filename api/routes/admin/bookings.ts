@@ -17,17 +17,17 @@ import {
 } from '../../../workflows/definitions';
 import type { AppDeps } from '../../app';
 import { conflict, notFound, validationFailed } from '../../errors';
-import { idSchema, parseBody, parseId, parseQuery } from '../../validation';
+import { dateTime, idSchema, parseBody, parseId, parseQuery, PG_INT_MAX, text } from '../../validation';
 
-const confirmBody = z.object({ phone: z.string().trim().min(3).max(40), name: z.string().trim().min(1).max(100).optional() }).strict();
+const confirmBody = z.object({ phone: text({ min: 3, max: 40 }), name: text({ min: 1, max: 100 }).optional() }).strict();
 const approveBody = z.object({ managerId: idSchema.optional() }).strict();
-const reasonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
+const reasonBody = z.object({ reason: text({ min: 1, max: 500 }).optional() }).strict();
 
 const listQuery = z
   .object({
     status: z.enum(BOOKING_STATUSES).optional(),
-    from: z.iso.datetime({ offset: true }).optional(),
-    to: z.iso.datetime({ offset: true }).optional(),
+    from: dateTime().optional(),
+    to: dateTime().optional(),
     limit: z.coerce.number().int().min(1).max(100).default(50),
     cursor: z.string().max(200).optional(),
   })
@@ -35,13 +35,17 @@ const listQuery = z
 
 /** Keyset cursor: the (starts_at, id) of the last row of the page, opaque to clients. */
 const encodeCursor = (b: BookingRow) => Buffer.from(`${b.startsAt.toISOString()}|${b.id}`).toString('base64url');
+/** Exactly what encodeCursor writes (a 4-digit year, an id that fits the column), or a 400. */
+const CURSOR = /^([1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([1-9]\d{0,9})$/;
 function decodeCursor(cursor: string) {
-  const [startsAt, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const parsed = { startsAt: new Date(startsAt), id: Number(id) };
-  if (Number.isNaN(parsed.startsAt.getTime()) || !Number.isInteger(parsed.id)) {
+  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString());
+  const startsAt = new Date(match?.[1] ?? NaN);
+  const id = Number(match?.[2]);
+  // toISOString round-trips only a real calendar date (not 2030-02-31).
+  if (!match || Number.isNaN(startsAt.getTime()) || startsAt.toISOString() !== match[1] || id > PG_INT_MAX) {
     throw validationFailed([{ in: 'query', path: 'cursor', message: 'not a cursor this API returned' }]);
   }
-  return parsed;
+  return { startsAt, id };
 }
 
 /**

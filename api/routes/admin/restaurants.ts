@@ -21,7 +21,7 @@ import {
 } from '../../../db/restaurants';
 import type { AppDeps } from '../../app';
 import { conflict, notFound, validationFailed } from '../../errors';
-import { parseBody, parseId, PG_INT_MAX } from '../../validation';
+import { parseBody, parseId, PG_INT_MAX, text } from '../../validation';
 
 /**
  * Admin API for restaurants, mounted at /admin-api/restaurants behind requireAdmin.
@@ -44,11 +44,8 @@ function canonicalTimeZone(value: string): string | undefined {
   }
 }
 
-const name = z.string().trim().min(1).max(200);
-const timezone = z
-  .string()
-  .trim()
-  .transform((value, ctx) => {
+const name = text({ min: 1, max: 200 });
+const timezone = text({ max: 100 }).transform((value, ctx) => {
     const zone = canonicalTimeZone(value);
     if (zone) return zone;
     ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Asia/Almaty' });
@@ -69,10 +66,10 @@ const restaurantPatchSchema = z.strictObject({
 });
 
 const tableSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: text({ min: 1, max: 100 }),
   seats: z.number().int().min(1).max(100),
   features: z
-    .array(z.string().trim().min(1).max(50))
+    .array(text({ min: 1, max: 50 }))
     .max(20)
     .default([])
     .transform((features) => [...new Set(features)]),
@@ -97,10 +94,7 @@ const menuItemSchema = z
     }
   });
 
-const phone = z
-  .string()
-  .max(40)
-  .transform((value, ctx) => {
+const phone = text({ max: 40 }).transform((value, ctx) => {
     const e164 = normalizePhone(value);
     if (e164) return e164;
     ctx.addIssue({

@@ -46,11 +46,11 @@ function canonicalTimeZone(value: string): string | undefined {
 
 const name = text({ min: 1, max: 200 });
 const timezone = text({ max: 100 }).transform((value, ctx) => {
-    const zone = canonicalTimeZone(value);
-    if (zone) return zone;
-    ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Asia/Almaty' });
-    return z.NEVER;
-  });
+  const zone = canonicalTimeZone(value);
+  if (zone) return zone;
+  ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Asia/Almaty' });
+  return z.NEVER;
+});
 const language = z.enum(LANGUAGES);
 /** null resets the setting to the default from config. */
 const minutes = z.number().int().min(1).max(24 * 60).nullable().optional();
@@ -95,14 +95,14 @@ const menuItemSchema = z
   });
 
 const phone = text({ max: 40 }).transform((value, ctx) => {
-    const e164 = normalizePhone(value);
-    if (e164) return e164;
-    ctx.addIssue({
-      code: 'custom',
-      message: 'not a valid phone number; use the international format with the country code, e.g. +77011234567',
-    });
-    return z.NEVER;
+  const e164 = normalizePhone(value);
+  if (e164) return e164;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'not a valid phone number; use the international format with the country code, e.g. +77011234567',
   });
+  return z.NEVER;
+});
 
 const memberSchema = z.strictObject({
   name,

@@ -8,6 +8,7 @@ import { requireAdmin } from './auth';
 import { errorHandler, notFoundHandler } from './errors';
 import { requestContext, requestMetrics } from './requestContext';
 import { adminBookingsRouter } from './routes/admin/bookings';
+import { adminInboxRouter } from './routes/admin/inbox';
 import { restaurantsRouter } from './routes/admin/restaurants';
 import { bookingsRouter } from './routes/bookings';
 import { healthRouter } from './routes/health';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): express.Express {
   if (deps.webhook) app.use(deps.webhook);
   app.use(express.json({ limit: '100kb' }));
   app.use('/admin-api/restaurants', restaurantsRouter(deps));
+  app.use('/admin-api/inbox', adminInboxRouter(deps));
   app.use('/admin-api', adminBookingsRouter(deps));
   app.use('/api', bookingsRouter(deps));
   if (deps.sandbox) app.use('/sandbox', sandboxRouter({ ...deps, sandbox: deps.sandbox }));

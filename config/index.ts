@@ -93,6 +93,10 @@ const envSchema = z.object({
     .default('booking_request'),
   DEFAULT_LANGUAGE: z.enum(['en', 'ru', 'kk']).default('en'),
   SANDBOX: flag,
+
+  INBOX_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  INBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  INBOUND_FLOOD_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(20),
 });
 
 export type Env = z.infer<typeof envSchema>;

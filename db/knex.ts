@@ -2,6 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import * as schema from './migrations/001_schema';
 import * as inboxIndex from './migrations/002_inbox_index';
+import * as inboxLease from './migrations/003_inbox_lease';
 
 // Bigint counts and numeric aggregates arrive as strings by default; ours fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -15,6 +16,7 @@ export type Db = Knex;
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_schema': schema,
   '002_inbox_index': inboxIndex,
+  '003_inbox_lease': inboxLease,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -8,7 +8,9 @@ import type { Db } from './knex';
  *
  * Outbound `status`: queued (outbox only) → sending → sent → delivered → read (→ played),
  * or retrying (last attempt failed, may be retried) / failed (error_code, error_title).
- * Inbound rows stay `received`; processed_at is set once the inbox has acted on them.
+ * Inbound `status`: received; skipped (over the sender's flood limit: never acted on); foreign
+ * (sent to another phone_number_id: never acted on). processed_at is set once the inbox is
+ * done with a row; dead_at once it gave up on it (the dead letter, see the inbox functions).
  *
  * processed_at on an OUTBOUND row that failed asynchronously (a `failed` status webhook) is
  * null until the inbox has handed the failure to the booking's workflow; sends that fail
@@ -28,6 +30,11 @@ export interface WhatsAppMessageRow {
   errorCode: number | null;
   errorTitle: string | null;
   processedAt: Date | null;
+  /** Inbox: tries so far (counted when a row is claimed), the last one's error, the next try's earliest time. */
+  attempts: number;
+  lastError: string | null;
+  nextAttemptAt: Date | null;
+  deadAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -50,28 +57,13 @@ const COLUMNS = [
   'error_code as errorCode',
   'error_title as errorTitle',
   'processed_at as processedAt',
+  'attempts',
+  'last_error as lastError',
+  'next_attempt_at as nextAttemptAt',
+  'dead_at as deadAt',
   'created_at as createdAt',
   'updated_at as updatedAt',
 ];
-
-/**
- * Later statuses win, whatever order Meta delivers them in; `failed` is final. Statuses we
- * do not know rank below everything and are stored but never applied.
- */
-const STATUS_RANK: Record<string, number> = {
-  queued: 0,
-  sending: 0,
-  retrying: 0,
-  sent: 1,
-  delivered: 2,
-  read: 3,
-  played: 4,
-  failed: 5,
-};
-const rank = (column: string) =>
-  `(case ${column} ${Object.entries(STATUS_RANK)
-    .map(([status, r]) => `when '${status}' then ${r}`)
-    .join(' ')} else -1 end)`;
 
 // The idempotency key is `<booking>:<purpose>:<phone>:<round or reply-to>` (domain/notifications.ts),
 // with `:template` appended for the template fallback.
@@ -123,7 +115,8 @@ export async function claimOutbound(
 }
 
 // Status webhooks may arrive before the sender has stored the wamid they refer to. Both sides
-// take this lock per wamid, so one of them always sees the other's committed write.
+// take this lock per wamid, so one of them always sees the other's committed write. The
+// webhook's side is whatsapp_record_delivery (migration 003, which freezes the same namespace).
 const STATUS_LOCK_NAMESPACE = 0x7761; // "wa"
 async function lockMessageIds(trx: Knex.Transaction, ids: string[]): Promise<void> {
   if (!ids.length) return;
@@ -138,30 +131,10 @@ async function lockMessageIds(trx: Knex.Transaction, ids: string[]): Promise<voi
 /**
  * Brings outbound rows up to the best status recorded for them (never backwards). A move to
  * `failed` stores Meta's first error and leaves the row for the inbox to hand to the workflow.
+ * The ranking lives in the SQL function (migration 003), which the webhook's write uses too.
  */
-async function applyRecordedStatuses(trx: Knex.Transaction, ids: string[]): Promise<number> {
-  if (!ids.length) return 0;
-  const { rowCount } = await trx.raw(
-    `update whatsapp_messages as m
-     set status = best.status,
-         error_code = case when best.status = 'failed' and best.code ~ '^[0-9]{1,9}$' then best.code::int else m.error_code end,
-         error_title = case when best.status = 'failed' then best.title else m.error_title end,
-         processed_at = case when best.status = 'failed' then null else m.processed_at end,
-         updated_at = now()
-     from (
-       select distinct on (provider_message_id) provider_message_id, status,
-              payload->'errors'->0->>'code' as code,
-              coalesce(payload->'errors'->0->>'title', payload->'errors'->0->>'message') as title
-       from whatsapp_status_events
-       where provider_message_id = any(?::text[])
-       order by provider_message_id, ${rank('status')} desc
-     ) as best
-     where m.provider_message_id = best.provider_message_id
-       and m.direction = 'out'
-       and ${rank('m.status')} < ${rank('best.status')}`,
-    [ids],
-  );
-  return rowCount ?? 0;
+async function applyRecordedStatuses(trx: Knex.Transaction, ids: string[]): Promise<void> {
+  if (ids.length) await trx.raw('select whatsapp_apply_statuses(?::text[])', [ids]);
 }
 
 export async function markOutboundSent(db: Db, id: number, providerMessageId: string): Promise<void> {
@@ -194,9 +167,12 @@ export async function markOutboundError(
 
 export interface InboundRecord {
   providerMessageId: string;
+  /** E.164, or empty for a sender known only by a business-scoped id. */
   phone: string;
   purpose: string;
   payload: unknown;
+  /** Sent to another phone_number_id than ours: stored, never acted on. */
+  foreign: boolean;
 }
 
 export interface StatusRecord {
@@ -208,83 +184,163 @@ export interface StatusRecord {
 }
 
 export interface RecordedBatch {
-  messages: { inserted: number; duplicates: number };
+  /** `inserted` counts the `skipped` (over the flood limit) and `foreign` ones too. */
+  messages: { inserted: number; duplicates: number; skipped: number; foreign: number };
   statuses: { inserted: number; duplicates: number; applied: number };
 }
 
 /**
- * Stores one webhook delivery in one transaction: inbound messages (a redelivered id is a
- * no-op), status events (a redelivered pair is a no-op) and their effect on our outbound
- * rows. Once this commits the delivery may be acknowledged.
+ * Stores one webhook delivery in one statement (whatsapp_record_delivery, migration 003):
+ * inbound messages (a redelivered id is a no-op; a sender's messages beyond `floodLimit` in
+ * the current minute are stored as skipped), status events (a redelivered pair is a no-op)
+ * and their effect on our outbound rows. Once this returns the delivery may be acknowledged.
  */
 export async function recordWebhookBatch(
   db: Db,
-  batch: { messages: InboundRecord[]; statuses: StatusRecord[] },
+  batch: { messages: InboundRecord[]; statuses: StatusRecord[]; floodLimit: number },
 ): Promise<RecordedBatch> {
-  return db.transaction(async (trx) => {
-    const inserted = batch.messages.length
-      ? await trx('whatsapp_messages')
-          .insert(
-            batch.messages.map((m) => ({
-              direction: 'in',
-              provider_message_id: m.providerMessageId,
-              phone: m.phone,
-              purpose: m.purpose,
-              payload: JSON.stringify(m.payload),
-              status: 'received',
-            })),
-          )
-          .onConflict('provider_message_id')
-          .ignore()
-          .returning('id')
-      : [];
-    await lockMessageIds(
-      trx,
-      batch.statuses.map((s) => s.providerMessageId),
-    );
-    const newStatuses: { provider_message_id: string }[] = batch.statuses.length
-      ? await trx('whatsapp_status_events')
-          .insert(
-            batch.statuses.map((s) => ({
-              provider_message_id: s.providerMessageId,
-              status: s.status,
-              occurred_at: s.occurredAt ?? null,
-              payload: JSON.stringify(s.payload),
-            })),
-          )
-          .onConflict(['provider_message_id', 'status'])
-          .ignore()
-          .returning('provider_message_id')
-      : [];
-    const applied = await applyRecordedStatuses(
-      trx,
-      newStatuses.map((s) => s.provider_message_id),
-    );
-    return {
-      messages: { inserted: inserted.length, duplicates: batch.messages.length - inserted.length },
-      statuses: { inserted: newStatuses.length, duplicates: batch.statuses.length - newStatuses.length, applied },
-    };
-  });
+  const messages = batch.messages.map((m) => ({ id: m.providerMessageId, phone: m.phone, purpose: m.purpose, payload: m.payload, foreign: m.foreign }));
+  const statuses = batch.statuses.map((s) => ({ id: s.providerMessageId, status: s.status, occurredAt: s.occurredAt ?? null, payload: s.payload }));
+  const { rows } = await db.raw<{ rows: { r: Record<string, number> }[] }>('select whatsapp_record_delivery(?::jsonb, ?::jsonb, ?) as r', [
+    JSON.stringify(messages),
+    JSON.stringify(statuses),
+    batch.floodLimit,
+  ]);
+  const r = rows[0].r;
+  return {
+    messages: {
+      inserted: r.messagesInserted,
+      duplicates: messages.length - r.messagesInserted,
+      skipped: r.messagesSkipped,
+      foreign: r.messagesForeign,
+    },
+    statuses: { inserted: r.statusesInserted, duplicates: statuses.length - r.statusesInserted, applied: r.statusesApplied },
+  };
+}
+
+// The inbox. A row is due while it is neither processed nor dead: every inbound message, and
+// an outbound one that failed after Meta accepted it. The predicate is the due index's own
+// (migration 003), so the planner can prove the index serves it.
+const due = (t: string) =>
+  `${t}.processed_at is null and ${t}.dead_at is null and (${t}.direction = 'in' or (${t}.direction = 'out' and ${t}.status = 'failed'))`;
+
+const returning = (table: string) =>
+  COLUMNS.map((c) => {
+    const [column, alias] = c.split(' as ');
+    return alias ? `${table}.${column} as "${alias}"` : `${table}.${column}`;
+  }).join(', ');
+
+/**
+ * Leases up to `limit` due rows to `owner` for `leaseMs`, counting an attempt on each, in one
+ * short statement: the work happens afterwards, outside any transaction. A sender's rows come
+ * one at a time in id order: a row waits while an earlier row of the same sender is open
+ * (leased, waiting for its retry, or not yet taken). A dead row is closed, so it stops
+ * blocking its sender. Rows whose lease ran out (a crashed process) are taken again.
+ */
+export async function claimInboxRows(db: Db, opts: { limit: number; leaseMs: number; owner: string }): Promise<WhatsAppMessageRow[]> {
+  const { rows } = await db.raw<{ rows: WhatsAppMessageRow[] }>(
+    `update whatsapp_messages as m
+     set lease_until = now() + make_interval(secs => ?), lease_owner = ?, attempts = m.attempts + 1
+     from (
+       select c.id from whatsapp_messages as c
+       where ${due('c')}
+         and (c.lease_until is null or c.lease_until < now())
+         and (c.next_attempt_at is null or c.next_attempt_at <= now())
+         and (c.direction = 'out' or c.phone = '' or not exists (
+           select 1 from whatsapp_messages as e
+           where e.direction = 'in' and e.phone = c.phone and e.id < c.id and e.processed_at is null and e.dead_at is null))
+       order by c.id
+       limit ?
+       for update skip locked
+     ) as due
+     where m.id = due.id
+     returning ${returning('m')}`,
+    [opts.leaseMs / 1000, opts.owner, opts.limit],
+  );
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+/** Done with a leased row. Nothing happens when the lease was lost to another owner meanwhile. */
+export async function markInboxProcessed(db: Db, id: number, owner: string, bookingId?: number): Promise<void> {
+  await db('whatsapp_messages')
+    .where({ id, lease_owner: owner })
+    .update({
+      processed_at: db.fn.now(),
+      lease_until: null,
+      updated_at: db.fn.now(),
+      ...(bookingId !== undefined && { booking_id: bookingId }),
+    });
+}
+
+/** A failed attempt: retried after `retryInMs`, or, when `dead`, parked in the dead letter. */
+export async function markInboxFailed(db: Db, id: number, owner: string, f: { error: string; retryInMs: number; dead: boolean }): Promise<void> {
+  await db('whatsapp_messages')
+    .where({ id, lease_owner: owner })
+    .update({
+      last_error: f.error.slice(0, 1000),
+      next_attempt_at: db.raw('now() + make_interval(secs => ?)', [f.retryInMs / 1000]),
+      dead_at: f.dead ? db.fn.now() : null,
+      lease_until: null,
+      updated_at: db.fn.now(),
+    });
+}
+
+export const INBOX_STATES = ['pending', 'processed', 'dead', 'skipped', 'foreign'] as const;
+export type InboxState = (typeof INBOX_STATES)[number];
+
+// One definition of each state, for the listing and its filter.
+// One definition of each state, for the listing, its filter and the retry's answer. They are
+// disjoint; a skipped row is pending until its sender's "please slow down" reply is handled.
+const STATE_SQL: Record<InboxState, string> = {
+  pending: due('m'),
+  dead: `m.dead_at is not null`,
+  foreign: `m.direction = 'in' and m.status = 'foreign'`,
+  skipped: `m.direction = 'in' and m.status = 'skipped' and m.processed_at is not null and m.dead_at is null`,
+  processed: `m.processed_at is not null and m.dead_at is null and m.status not in ('skipped', 'foreign') and (m.direction = 'in' or m.status = 'failed')`,
+};
+const STATE_OF = `(case ${INBOX_STATES.map((s) => `when ${STATE_SQL[s]} then '${s}'`).join(' ')} end)`;
+const IN_INBOX = `(m.direction = 'in' or m.status = 'failed')`;
+
+export type InboxRow = WhatsAppMessageRow & { state: InboxState };
+
+/** Inbox rows, newest first, keyset-paged on id. */
+export async function listInbox(db: Db, opts: { state?: InboxState; limit: number; beforeId?: number }): Promise<InboxRow[]> {
+  const q = db('whatsapp_messages as m')
+    .select(db.raw(`${returning('m')}, ${STATE_OF} as state`))
+    .whereRaw(opts.state ? STATE_SQL[opts.state] : IN_INBOX)
+    .orderBy('m.id', 'desc')
+    .limit(opts.limit);
+  if (opts.beforeId !== undefined) q.where('m.id', '<', opts.beforeId);
+  return q;
 }
 
 /**
- * The next row the inbox must act on after `afterId`: an inbound message not yet processed,
- * or an outbound message that failed after it was accepted. Locked for the transaction, and
- * skipped by other processes draining at the same time.
+ * A dead row back to pending with a fresh set of attempts. `undefined`: no such inbox row;
+ * `retried: false`: it is not dead (its state says what it is).
  */
-export async function lockNextUnprocessed(trx: Knex.Transaction, afterId: number): Promise<WhatsAppMessageRow | undefined> {
-  return trx('whatsapp_messages')
-    .where('id', '>', afterId)
-    .whereNull('processed_at')
-    .where((q) => q.where('direction', 'in').orWhere((o) => o.where('direction', 'out').where('status', 'failed')))
-    .orderBy('id')
-    .forUpdate()
-    .skipLocked()
-    .first(COLUMNS);
+export async function retryDeadRow(db: Db, id: number): Promise<{ retried: boolean; state: InboxState } | undefined> {
+  const updated = await db('whatsapp_messages')
+    .where({ id })
+    .whereNotNull('dead_at')
+    .update({ dead_at: null, attempts: 0, next_attempt_at: null, lease_until: null, updated_at: db.fn.now() })
+    .returning('id');
+  if (updated.length) return { retried: true, state: 'pending' };
+  const row = await db('whatsapp_messages as m').where('m.id', id).whereRaw(IN_INBOX).first(db.raw(`${STATE_OF} as state`));
+  return row && { retried: false, state: row.state };
 }
 
-export async function markProcessed(db: Db | Knex.Transaction, id: number, bookingId?: number): Promise<void> {
-  await db('whatsapp_messages')
-    .where({ id })
-    .update({ processed_at: db.fn.now(), updated_at: db.fn.now(), ...(bookingId !== undefined && { booking_id: bookingId }) });
+export interface InboxStats {
+  pending: number;
+  dead: number;
+  /** Seconds since the oldest pending row was stored; 0 when none is. */
+  lagSeconds: number;
+}
+
+export async function inboxStats(db: Db): Promise<InboxStats> {
+  const { rows } = await db.raw<{ rows: InboxStats[] }>(
+    `select (select count(*) from whatsapp_messages as m where ${due('m')}) as pending,
+            (select count(*) from whatsapp_messages as m where ${STATE_SQL.dead}) as dead,
+            coalesce((select extract(epoch from now() - min(m.created_at)) from whatsapp_messages as m where ${due('m')}), 0)::float8 as "lagSeconds"`,
+  );
+  return rows[0];
 }

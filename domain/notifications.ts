@@ -25,6 +25,7 @@ export const NOTIFICATION_PURPOSES = [
   'guestHelp', // /start, /help and any other text
   'guestStatus', // /status
   'notAuthorized', // a non-manager tapped a manager button
+  'slowDown', // a sender over the per-minute message limit, once a minute
 ] as const;
 export type NotificationPurpose = (typeof NOTIFICATION_PURPOSES)[number];
 

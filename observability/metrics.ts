@@ -13,8 +13,33 @@ export const webhookRejected = new client.Counter({
 
 export const webhookEvents = new client.Counter({
   name: 'whatsapp_webhook_events_total',
-  help: 'Inbound messages and statuses processed, by kind and outcome (applied, duplicate)',
+  help: 'Inbound messages and statuses stored, by kind and outcome (applied, duplicate, skipped: over the flood limit, foreign: another phone_number_id)',
   labelNames: ['kind', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const inboxRows = new client.Counter({
+  name: 'whatsapp_inbox_rows_total',
+  help: 'Inbox rows acted on, by outcome (processed, failed: will retry, dead: gave up after its attempts)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export const inboxPendingRows = new client.Gauge({
+  name: 'whatsapp_inbox_pending_rows',
+  help: 'Inbox rows waiting to be acted on (refreshed by each API process every few seconds)',
+  registers: [registry],
+});
+
+export const inboxDeadRows = new client.Gauge({
+  name: 'whatsapp_inbox_dead_rows',
+  help: 'Inbox rows in the dead letter, waiting for POST /admin-api/inbox/:id/retry',
+  registers: [registry],
+});
+
+export const inboxLagSeconds = new client.Gauge({
+  name: 'whatsapp_inbox_lag_seconds',
+  help: 'Age of the oldest inbox row waiting to be acted on',
   registers: [registry],
 });
 

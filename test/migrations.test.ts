@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { lockNextUnprocessed } from '../db/messages';
+import { randomUUID } from 'node:crypto';
+import { claimInboxRows } from '../db/messages';
 import { migrateLatest, migrateRollbackAll } from '../db/knex';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 
@@ -30,8 +31,24 @@ test('migrations go down to nothing and up again', async () => {
   ]);
   await migrateRollbackAll(t.db);
   expect(await tables()).toEqual([]);
-  expect(await migrateLatest(t.db)).toEqual(['001_schema', '002_inbox_index']);
+  expect(await migrateLatest(t.db)).toEqual(['001_schema', '002_inbox_index', '003_inbox_lease']);
   expect(await tables()).toHaveLength(11);
+});
+
+test('003 adds the inbox columns and functions, and takes them away again', async () => {
+  const columns = async () => (await t.db('information_schema.columns').where({ table_name: 'whatsapp_messages' }).pluck('column_name')).sort();
+  const functions = async () =>
+    (await t.db('pg_proc').whereIn('proname', ['whatsapp_record_delivery', 'whatsapp_apply_statuses']).pluck('proname')).sort();
+  const inboxColumns = ['attempts', 'dead_at', 'last_error', 'lease_owner', 'lease_until', 'next_attempt_at'];
+  expect(await columns()).toEqual(expect.arrayContaining(inboxColumns));
+  expect(await functions()).toEqual(['whatsapp_apply_statuses', 'whatsapp_record_delivery']);
+
+  await t.db.migrate.down();
+  expect(await columns()).not.toEqual(expect.arrayContaining(['attempts']));
+  expect((await columns()).filter((c: string) => inboxColumns.includes(c))).toEqual([]);
+  expect(await functions()).toEqual([]);
+  expect(await migrateLatest(t.db)).toEqual(['003_inbox_lease']);
+  expect(await columns()).toEqual(expect.arrayContaining(inboxColumns));
 });
 
 test('two table-holding bookings of one table cannot overlap', async () => {
@@ -59,18 +76,27 @@ test('two table-holding bookings of one table cannot overlap', async () => {
   await t.db('bookings').insert(row('c', 'PENDING', '2030-01-01T20:00Z', '2030-01-01T22:00Z'));
 });
 
-test("the inbox's look-up for the next unprocessed row uses its partial index", async () => {
+test("the inbox's claim scans its partial indexes, not the table", async () => {
+  // A regular's long history: the lane check must not walk every processed message of a sender.
+  await t.db.raw(
+    `insert into whatsapp_messages (direction, provider_message_id, phone, purpose, payload, status, processed_at)
+     select 'in', 'wamid.M' || i, '+7701' || (i % 50), 'text', '{}', 'received', case when i % 100 <> 0 then now() end
+     from generate_series(1, 5000) as i`,
+  );
+  await t.db.raw('analyze whatsapp_messages');
   let query: { sql: string; bindings: unknown[] } | undefined;
   const capture = (q: NonNullable<typeof query>) => q.sql.includes('whatsapp_messages') && (query = q);
   t.db.on('query', capture);
-  await t.db.transaction((trx) => lockNextUnprocessed(trx, 0)).finally(() => t.db.off('query', capture));
+  await claimInboxRows(t.db, { limit: 4, leaseMs: 1000, owner: randomUUID() }).finally(() => t.db.off('query', capture));
 
   const client = new pg.Client({ connectionString: t.url });
   await client.connect();
   try {
     await client.query('set enable_seqscan = off'); // a tiny table is scanned whatever the indexes
     const { rows } = await client.query(`explain ${query!.sql}`, query!.bindings);
-    expect(rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toMatch(/whatsapp_messages_unprocessed_idx/);
+    const plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/whatsapp_messages_inbox_due_idx/);
+    expect(plan).toMatch(/whatsapp_messages_inbox_lane_idx/);
   } finally {
     await client.end();
   }

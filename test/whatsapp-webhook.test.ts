@@ -8,23 +8,34 @@ import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH, type WhatsAppWebhoo
 import { getBookingDetails, insertDraftBooking, upsertClient } from '../db/bookings';
 import { createDb } from '../db/knex';
 import { claimOutbound, findOutboundByIdempotencyKey, markOutboundSent } from '../db/messages';
+import type { Payload } from '@temporalio/common';
 import type { BookingStatus } from '../domain/booking';
 import { claimCode, newClaimSecret } from '../domain/claim';
 import { createWhatsAppChannel } from '../whatsapp/channel';
-import { startFakeGraphApi, type FakeGraphApi } from '../whatsapp/fakeGraphApi';
+import { startFakeGraphApi, type FakeGraphApi } from '../sandbox/graph';
 import { createGraphClient, type GraphClient } from '../whatsapp/graphClient';
 import type { WorkflowSignaller } from '../whatsapp/inbound';
 import { recordWebhookEvents } from '../whatsapp/inbox';
 import { sign } from '../whatsapp/signature';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
-import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
+import { connectDevServer, testPayloadEncryption, uniqueId, type DevServerConnection } from './helpers/temporal';
 
 const SECRET = 'test_app_secret';
 const VERIFY_TOKEN = 'verify-me';
 const TOKEN = 'graph-token';
 const PHONE_NUMBER_ID = '123456789012345';
-const config = { WHATSAPP_APP_SECRET: SECRET, WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN, DEFAULT_LANGUAGE: 'en' as const, WHATSAPP_MANAGER_TEMPLATE: 'booking_request' };
+const FLOOD_LIMIT = 5;
+const config = {
+  WHATSAPP_APP_SECRET: SECRET,
+  WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
+  WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
+  DEFAULT_LANGUAGE: 'en' as const,
+  WHATSAPP_MANAGER_TEMPLATE: 'booking_request',
+  INBOX_CONCURRENCY: 16,
+  INBOX_MAX_ATTEMPTS: 3,
+  INBOUND_FLOOD_LIMIT_PER_MINUTE: FLOOD_LIMIT,
+};
 
 let t: TestDatabase;
 let temporal: DevServerConnection;
@@ -49,6 +60,7 @@ async function startApp(overrides: Partial<WhatsAppWebhookDeps> = {}): Promise<A
     logger,
     channel: createWhatsAppChannel({ config, db: t.db, logger, graph }),
     inboxIntervalMs: 100,
+    inboxRetryDelayMs: 50,
     ...overrides,
   });
   const app = express().use(router);
@@ -147,10 +159,13 @@ async function booking(opts: { status?: BookingStatus; guestPhone?: string; clai
 
 async function signals(workflowId: string): Promise<{ name: string; input: unknown }[]> {
   const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? [])
-    .map((e) => e.workflowExecutionSignaledEventAttributes)
-    .filter((a) => !!a)
-    .map((a) => ({ name: a.signalName!, input: JSON.parse(Buffer.from(a.input!.payloads![0].data!).toString()) }));
+  const signalled = (history.events ?? []).map((e) => e.workflowExecutionSignaledEventAttributes).filter((a) => !!a);
+  return Promise.all(
+    signalled.map(async (a) => {
+      const [payload] = await testPayloadEncryption.codec.decode(a.input!.payloads! as Payload[]);
+      return { name: a.signalName!, input: JSON.parse(Buffer.from(payload.data!).toString()) };
+    }),
+  );
 }
 
 const inbound = (id: string) => t.db('whatsapp_messages').where({ provider_message_id: id, direction: 'in' });
@@ -402,7 +417,9 @@ describe('POST: statuses', () => {
     const key = `test:${randomBytes(4).toString('hex')}`;
     const { row } = await claimOutbound(t.db, { idempotencyKey: key, phone: '+77011234567', purpose: 'guestHelp', payload: {} }, { status: 'sending', leaseMs: 1000 });
     const id = wamid();
-    await recordWebhookEvents(t.db, [{ type: 'status', messageId: id, status: 'delivered', errors: [], raw: { id, status: 'delivered' } }]);
+    await recordWebhookEvents(t.db, [{ type: 'status', messageId: id, status: 'delivered', errors: [], raw: { id, status: 'delivered' } }], {
+      floodLimitPerMinute: FLOOD_LIMIT,
+    });
     await markOutboundSent(t.db, row.id, id);
     expect(await findOutboundByIdempotencyKey(t.db, key)).toMatchObject({ status: 'delivered', providerMessageId: id });
   });
@@ -464,9 +481,10 @@ describe('outages', () => {
     const { id, body } = textMessage(testPhone(), `BOOKING:${b.code}`);
     expect(await deliver(body, { url: own.url })).toBe(200);
     expect(await own.router.inbox.drain()).toMatchObject({ failed: 1 });
-    expect(await inbound(id).first()).toMatchObject({ processed_at: null });
+    expect(await inbound(id).first()).toMatchObject({ processed_at: null, attempts: 1, last_error: expect.stringContaining('UNAVAILABLE') });
     temporalUp = true;
-    expect(await own.router.inbox.drain()).toMatchObject({ failed: 0 });
+    await new Promise((r) => setTimeout(r, 60)); // the retry's backoff
+    expect(await own.router.inbox.drain()).toMatchObject({ processed: 1, failed: 0 });
     expect(received).toEqual([{ workflowId: b.workflowId, name: 'claim', input: expect.objectContaining({ messageId: id }) }]);
     expect(await inbound(id).first()).toMatchObject({ processed_at: expect.any(Date) });
   });

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
+import { PG_INT_MAX } from '../api/validation';
 import type { Config } from '../config';
 import { findBookingByClaimCode, getBooking, getBookingDetails, getGuestContact, latestBookingForPhone, type BookingRow } from '../db/bookings';
 import type { Db } from '../db/knex';
@@ -40,6 +41,10 @@ interface Sender {
 }
 
 const STATUS_COMMAND = /^\s*\/status\b/i;
+// Ids are Postgres `integer`s: a larger number in a code or a button id names no booking,
+// and looking it up would fail with "out of range" on every retry.
+const MAX_ROW_ID = PG_INT_MAX;
+const FLOOD_WINDOW_MS = 60_000;
 
 /**
  * Acts on one stored webhook row: an inbound message (claim code, manager button, command or
@@ -78,21 +83,21 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
   async function reply(
     to: Sender,
     purpose: NotificationPurpose,
-    r: { recipient?: Omit<Recipient, 'phone'>; booking?: BookingDetails; facts?: { decision?: BookingDetails['status'] } } = {},
+    r: { recipient?: Omit<Recipient, 'phone'>; booking?: BookingDetails; facts?: { decision?: BookingDetails['status'] }; round?: number } = {},
   ): Promise<void> {
     const recipient: Recipient = r.recipient
       ? { ...r.recipient, phone: to.phone }
       : { role: 'guest', phone: to.phone, name: to.name, language: (await guestSituation(to.phone)).language };
     try {
-      await channel.send({ purpose, recipient, booking: r.booking, facts: r.facts, replyTo: to.messageId });
+      await channel.send({ purpose, recipient, booking: r.booking, facts: r.facts, replyTo: to.messageId, round: r.round });
     } catch (err) {
       if (!isWhatsAppSendError(err) || err.retryable) throw err;
       logger.warn({ purpose, to: maskPhone(to.phone), code: err.code }, 'reply refused by WhatsApp');
     }
   }
 
-  async function claim(from: Sender, code: string): Promise<ProcessOutcome> {
-    const booking = await findBookingByClaimCode(db, code);
+  async function claim(from: Sender, { bookingId, code }: { bookingId: number; code: string }): Promise<ProcessOutcome> {
+    const booking = bookingId <= MAX_ROW_ID ? await findBookingByClaimCode(db, code) : undefined;
     const open =
       booking &&
       ((booking.status === 'DRAFT' && booking.claimExpiresAt.getTime() > Date.now()) ||
@@ -109,7 +114,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
   }
 
   async function action(from: Sender, a: NonNullable<ReturnType<typeof parseActionId>>): Promise<ProcessOutcome> {
-    const booking = await getBooking(db, a.bookingId);
+    const booking = a.bookingId <= MAX_ROW_ID ? await getBooking(db, a.bookingId) : undefined;
     const member = booking && (await findMembershipByPhone(db, booking.restaurantId, from.phone));
     if (!booking || !member) {
       logger.warn(
@@ -154,6 +159,17 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return { bookingId: latest?.id };
   }
 
+  /**
+   * The first message over the sender's flood limit in a minute (the later ones are never
+   * due): one "please slow down" for that minute, however many processes see such a row.
+   */
+  async function slowDown(row: WhatsAppMessageRow, event: InboundMessageEvent): Promise<ProcessOutcome> {
+    const from: Sender = { phone: row.phone, name: event.name, messageId: event.messageId };
+    logger.warn({ from: maskPhone(from.phone) }, 'sender over the flood limit: further messages this minute are stored, not acted on');
+    await reply(from, 'slowDown', { round: Math.floor(row.createdAt.getTime() / FLOOD_WINDOW_MS) });
+    return {};
+  }
+
   async function inbound(event: InboundMessageEvent): Promise<ProcessOutcome> {
     if (!event.from) {
       // No phone number (a user known only by a business-scoped id): nobody to identify or answer.
@@ -165,7 +181,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     if (tapped) return action(from, tapped);
     const text = event.text ?? '';
     const code = findClaimCode(text);
-    if (code) return claim(from, code.code);
+    if (code) return claim(from, code);
     if (mentionsClaim(text)) {
       await reply(from, 'claimInvalid');
       return {};
@@ -198,5 +214,9 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return {};
   }
 
-  return (row) => (row.direction === 'out' ? failedDelivery(row) : inbound(row.payload as InboundMessageEvent));
+  return (row) => {
+    if (row.direction === 'out') return failedDelivery(row);
+    const event = row.payload as InboundMessageEvent;
+    return row.status === 'skipped' ? slowDown(row, event) : inbound(event);
+  };
 }

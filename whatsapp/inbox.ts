@@ -1,21 +1,47 @@
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/knex';
-import { lockNextUnprocessed, markProcessed, recordWebhookBatch, type RecordedBatch, type WhatsAppMessageRow } from '../db/messages';
+import {
+  claimInboxRows,
+  inboxStats,
+  markInboxFailed,
+  markInboxProcessed,
+  recordWebhookBatch,
+  type InboundRecord,
+  type RecordedBatch,
+  type StatusRecord,
+  type WhatsAppMessageRow,
+} from '../db/messages';
 import { phoneFromWaId } from '../domain/phone';
 import type { Logger } from '../observability/logger';
+import { inboxDeadRows, inboxLagSeconds, inboxPendingRows, inboxRows } from '../observability/metrics';
 import type { ProcessOutcome } from './inbound';
 import type { WebhookEvent } from './webhookPayload';
+
+export interface RecordOptions {
+  /** Our business number's phone_number_id; events for another are stored as foreign. Unset: every event is ours. */
+  phoneNumberId?: string;
+  floodLimitPerMinute: number;
+}
+
+export type RecordedDelivery = RecordedBatch & { foreignStatuses: number };
 
 /**
  * The durable inbox: a webhook delivery is stored (and acknowledged) first and acted on
  * afterwards, so Temporal or WhatsApp being down only delays the work, and a redelivery by
- * Meta finds its message already stored and changes nothing.
+ * Meta finds its message already stored and changes nothing. One statement per delivery.
+ * Statuses reported for another business number are counted and dropped: they cannot
+ * concern a message we sent.
  */
-export async function recordWebhookEvents(db: Db, events: WebhookEvent[]): Promise<RecordedBatch> {
-  const messages = [];
-  const statuses = [];
+export async function recordWebhookEvents(db: Db, events: WebhookEvent[], opts: RecordOptions): Promise<RecordedDelivery> {
+  const messages: InboundRecord[] = [];
+  const statuses: StatusRecord[] = [];
+  let foreignStatuses = 0;
   for (const e of events) {
+    const foreign = opts.phoneNumberId !== undefined && e.phoneNumberId !== undefined && e.phoneNumberId !== opts.phoneNumberId;
     if (e.type === 'message') {
-      messages.push({ providerMessageId: e.messageId, phone: e.from ? phoneFromWaId(e.from) : '', purpose: e.kind, payload: e });
+      messages.push({ providerMessageId: e.messageId, phone: e.from ? phoneFromWaId(e.from) : '', purpose: e.kind, payload: e, foreign });
+    } else if (foreign) {
+      foreignStatuses++;
     } else {
       statuses.push({
         providerMessageId: e.messageId,
@@ -25,98 +51,164 @@ export async function recordWebhookEvents(db: Db, events: WebhookEvent[]): Promi
       });
     }
   }
-  return recordWebhookBatch(db, { messages, statuses });
+  const recorded = await recordWebhookBatch(db, { messages, statuses, floodLimit: opts.floodLimitPerMinute });
+  return { ...recorded, foreignStatuses };
 }
 
 export interface DrainResult {
   processed: number;
-  /** Rows whose processing threw; they stay unprocessed for the next pass. */
+  /** Attempts that threw; their rows are retried after a backoff, or dead after the last attempt. */
   failed: number;
 }
 
 export interface Inbox {
-  /** Drains what is left from before (a restart, an outage), then again every interval. */
+  /** Works off what is left from before (a restart, an outage), then looks again every interval. */
   start(): void;
-  /** Drain soon: new rows were just recorded. Does nothing unless started. */
+  /** Look soon: new rows were just recorded. Does nothing unless started. */
   kick(): void;
-  /** One pass over every unprocessed row; a call during a pass gets the pass after it. */
+  /** Works until no row is due (rows waiting for their retry are not due); counts what this process did meanwhile. */
   drain(): Promise<DrainResult>;
-  /** Stops the timer and waits for the pass under way. */
+  /** Stops the timer and waits for the rows under way. */
   stop(): Promise<void>;
 }
 
-export function createInbox(deps: {
+export interface InboxOptions {
   db: Db;
   logger: Logger;
   process: (row: WhatsAppMessageRow) => Promise<ProcessOutcome>;
+  /** Rows acted on at once (INBOX_CONCURRENCY); one sender's rows still go one at a time. */
+  concurrency: number;
+  /** Attempts before a row goes to the dead letter (INBOX_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** How often a started inbox looks for due rows without a kick (default 5 s). */
   intervalMs?: number;
-}): Inbox {
-  const { db } = deps;
-  const logger = deps.logger.child({ component: 'whatsapp-inbox' });
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<DrainResult> | undefined;
-  let next: Promise<DrainResult> | undefined;
+  /** Longer than processing a row can take (Temporal and Graph API calls with their timeouts). */
+  leaseMs?: number;
+  /** The first retry's delay; each further one doubles, up to MAX_RETRY_DELAY_MS. */
+  retryDelayMs?: number;
+}
 
-  // Each row is processed inside its own transaction holding the row lock (SKIP LOCKED lets
-  // other API processes drain alongside), and marked processed in that same transaction.
-  async function pass(): Promise<DrainResult> {
-    const result: DrainResult = { processed: 0, failed: 0 };
-    let afterId = 0;
+const MAX_RETRY_DELAY_MS = 10 * 60_000;
+
+/**
+ * Several processes may run an inbox over one database: rows are leased (claimInboxRows), so
+ * each is acted on by one process at a time, and a crashed process's rows come back when
+ * their lease runs out. Acting happens outside any transaction and without holding a pool
+ * connection, so a slow Temporal or Graph API call holds up only its own row.
+ */
+export function createInbox(deps: InboxOptions): Inbox {
+  const { db, concurrency, maxAttempts } = deps;
+  const leaseMs = deps.leaseMs ?? 120_000;
+  const retryDelayMs = deps.retryDelayMs ?? 1_000;
+  const logger = deps.logger.child({ component: 'whatsapp-inbox' });
+  const inFlight = new Set<Promise<void>>();
+  const totals: DrainResult = { processed: 0, failed: 0 };
+  let timer: NodeJS.Timeout | undefined;
+  let claiming: Promise<void> | undefined;
+  let again = false;
+  let stopping = false;
+
+  async function handle(row: WhatsAppMessageRow, owner: string): Promise<void> {
+    const log = { rowId: row.id, direction: row.direction, messageId: row.providerMessageId, attempt: row.attempts };
     try {
-      for (;;) {
-        const row = await db.transaction(async (trx) => {
-          const locked = await lockNextUnprocessed(trx, afterId);
-          if (!locked) return undefined;
-          try {
-            const outcome = await deps.process(locked);
-            await markProcessed(trx, locked.id, outcome.bookingId);
-            result.processed++;
-          } catch (err) {
-            result.failed++;
-            logger.error({ err, rowId: locked.id, direction: locked.direction, messageId: locked.providerMessageId }, 'inbox row not processed; will retry');
-          }
-          return locked;
-        });
-        if (!row) break;
-        afterId = row.id;
-      }
+      // Only a process dying on this row (a lease that ran out each time) gets it here.
+      if (row.attempts > maxAttempts) throw new Error(`lease ran out ${row.attempts - 1} times: the process handling it stopped`);
+      const outcome = await deps.process(row);
+      await markInboxProcessed(db, row.id, owner, outcome.bookingId);
+      totals.processed++;
+      inboxRows.inc({ outcome: 'processed' });
     } catch (err) {
-      logger.error({ err }, 'inbox drain stopped: database unavailable');
+      totals.failed++;
+      const dead = row.attempts >= maxAttempts;
+      inboxRows.inc({ outcome: dead ? 'dead' : 'failed' });
+      const retryInMs = Math.min(retryDelayMs * 2 ** (row.attempts - 1), MAX_RETRY_DELAY_MS);
+      if (dead) logger.error({ err, ...log }, 'inbox row failed its last attempt: dead-lettered');
+      else logger.warn({ err, ...log, retryInMs }, 'inbox row failed; will retry');
+      await markInboxFailed(db, row.id, owner, { error: err instanceof Error ? err.message : String(err), retryInMs, dead }).catch((e: unknown) =>
+        // The lease runs out and the row is tried again.
+        logger.error({ err: e, rowId: row.id }, 'inbox failure not recorded: database unavailable'),
+      );
     }
-    return result;
   }
 
-  function drain(): Promise<DrainResult> {
-    if (!current) {
-      current = pass().finally(() => {
-        current = undefined;
-      });
-      return current;
+  /** Leases due rows while there is room; each finished row makes room and looks again (its sender's next row may be due). */
+  function pump(): Promise<void> {
+    if (claiming) {
+      again = true;
+      return claiming;
     }
-    // The pass under way may already be past the newest rows: exactly one more follows it.
-    next ??= current.then(() => {
-      next = undefined;
-      return drain();
+    claiming = (async () => {
+      do {
+        again = false;
+        while (!stopping && inFlight.size < concurrency) {
+          const limit = concurrency - inFlight.size;
+          const owner = randomUUID();
+          let rows: WhatsAppMessageRow[];
+          try {
+            rows = await claimInboxRows(db, { limit, leaseMs, owner });
+          } catch (err) {
+            logger.error({ err }, 'inbox paused: database unavailable');
+            return;
+          }
+          for (const row of rows) {
+            const work: Promise<void> = handle(row, owner).finally(() => {
+              inFlight.delete(work);
+              void pump();
+            });
+            inFlight.add(work);
+          }
+          if (rows.length < limit) break;
+        }
+      } while (again && !stopping);
+    })().finally(() => {
+      claiming = undefined;
+      if (again && !stopping) void pump();
     });
-    return next;
+    return claiming;
+  }
+
+  async function drain(): Promise<DrainResult> {
+    const before = { ...totals };
+    for (;;) {
+      await pump();
+      if (!inFlight.size && !claiming) break;
+      await Promise.race([...inFlight, claiming].filter(Boolean));
+    }
+    return { processed: totals.processed - before.processed, failed: totals.failed - before.failed };
+  }
+
+  async function refreshGauges(): Promise<void> {
+    try {
+      const stats = await inboxStats(db);
+      inboxPendingRows.set(stats.pending);
+      inboxDeadRows.set(stats.dead);
+      inboxLagSeconds.set(stats.lagSeconds);
+    } catch (err) {
+      logger.warn({ err }, 'inbox gauges not refreshed: database unavailable');
+    }
   }
 
   return {
     start() {
       if (timer) return;
-      timer = setInterval(() => void drain(), deps.intervalMs ?? 5_000);
+      stopping = false;
+      timer = setInterval(() => {
+        void pump();
+        void refreshGauges();
+      }, deps.intervalMs ?? 5_000);
       timer.unref();
-      void drain();
+      void pump();
     },
     kick() {
-      if (timer) void drain();
+      if (timer) void pump();
     },
     drain,
     async stop() {
+      stopping = true;
       clearInterval(timer);
       timer = undefined;
-      await next;
-      await current;
+      await claiming;
+      await Promise.all(inFlight);
     },
   };
 }

@@ -137,6 +137,7 @@ const TEXTS: Record<TextPurpose, (n: Notification, t: (key: string, vars?: Recor
         )
       : t('guestStatus.none'),
   notAuthorized: (_n, t) => t('notAuthorized'),
+  slowDown: (_n, t) => t('slowDown'),
 };
 
 function bookingSentence(n: Notification, t: (key: string, vars?: Record<string, unknown>) => string, key: string): string {

@@ -7,6 +7,8 @@ import { z } from 'zod';
  */
 export interface InboundMessageEvent {
   type: 'message';
+  /** The business number it was sent to (`metadata.phone_number_id`). */
+  phoneNumberId?: string;
   /** text: a typed text; button: a reply-button, list or template quick-reply tap; other: anything else. */
   kind: 'text' | 'button' | 'other';
   messageId: string;
@@ -31,6 +33,8 @@ export interface InboundMessageEvent {
 
 export interface StatusEvent {
   type: 'status';
+  /** The business number that sent the message (`metadata.phone_number_id`). */
+  phoneNumberId?: string;
   /** The wamid of the message we sent. */
   messageId: string;
   status: string;
@@ -59,6 +63,7 @@ const envelopeSchema = z.object({
 });
 
 const valueSchema = z.object({
+  metadata: z.object({ phone_number_id: z.string().optional() }).optional().catch(undefined),
   contacts: z
     .array(z.object({ wa_id: z.string().optional(), user_id: z.string().optional(), profile: z.object({ name: z.string().optional() }).optional() }))
     .optional()
@@ -114,8 +119,32 @@ export interface ParsedWebhook {
   skipped: number;
 }
 
+// Postgres refuses U+0000 and lone surrogates in text and jsonb: one such character would
+// refuse the whole delivery, and with it every valid message beside it.
+const POISON = /[\u0000\ud800-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const cleanText = (s: string) => (POISON.test(s) ? s.replace(/\u0000/g, '').replace(LONE_SURROGATE, '\ufffd') : s);
+
+/** Cleans every string (and key) of a freshly parsed JSON value in place: NUL removed, lone surrogate → U+FFFD. */
+function clean(value: unknown): unknown {
+  if (typeof value === 'string') return cleanText(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = clean(value[i]);
+  } else if (value && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const cleanKey = cleanText(key);
+      const v = clean(record[key]);
+      if (cleanKey !== key) delete record[key];
+      record[cleanKey] = v;
+    }
+  }
+  return value;
+}
+
+/** Reads a delivery as parsed by JSON.parse; its strings are cleaned in place (see `clean`). */
 export function parseWebhook(body: unknown): ParsedWebhook {
-  const envelope = envelopeSchema.safeParse(body);
+  const envelope = envelopeSchema.safeParse(clean(body));
   if (!envelope.success) throw new WebhookPayloadError(`not a webhook envelope: ${envelope.error.issues[0]?.message}`);
   const events: WebhookEvent[] = [];
   let skipped = 0;
@@ -128,6 +157,7 @@ export function parseWebhook(body: unknown): ParsedWebhook {
         continue;
       }
       const contacts = value.data.contacts ?? [];
+      const phoneNumberId = value.data.metadata?.phone_number_id;
       for (const raw of value.data.messages ?? []) {
         const m = messageSchema.safeParse(raw);
         if (!m.success) {
@@ -137,7 +167,7 @@ export function parseWebhook(body: unknown): ParsedWebhook {
         const contact = contacts.find(
           (c) => (m.data.from && c.wa_id === m.data.from) || (m.data.from_user_id && c.user_id === m.data.from_user_id),
         );
-        events.push(toMessageEvent(m.data, contact?.profile?.name, raw));
+        events.push({ ...toMessageEvent(m.data, contact?.profile?.name, raw), phoneNumberId });
       }
       for (const raw of value.data.statuses ?? []) {
         const s = statusSchema.safeParse(raw);
@@ -147,6 +177,7 @@ export function parseWebhook(body: unknown): ParsedWebhook {
         }
         events.push({
           type: 'status',
+          phoneNumberId,
           messageId: s.data.id,
           status: s.data.status,
           timestamp: s.data.timestamp,

@@ -12,7 +12,16 @@ import { parseWebhook } from '../../whatsapp/webhookPayload';
 export const WHATSAPP_WEBHOOK_PATH = '/api/whatsapp/webhook';
 
 export interface WhatsAppWebhookDeps {
-  config: Pick<Config, 'WHATSAPP_APP_SECRET' | 'WHATSAPP_VERIFY_TOKEN' | 'DEFAULT_LANGUAGE'>;
+  config: Pick<
+    Config,
+    | 'WHATSAPP_APP_SECRET'
+    | 'WHATSAPP_VERIFY_TOKEN'
+    | 'WHATSAPP_PHONE_NUMBER_ID'
+    | 'DEFAULT_LANGUAGE'
+    | 'INBOX_CONCURRENCY'
+    | 'INBOX_MAX_ATTEMPTS'
+    | 'INBOUND_FLOOD_LIMIT_PER_MINUTE'
+  >;
   db: Db;
   /** A Temporal Client (only `client.workflow` is used). */
   temporal: WorkflowSignaller;
@@ -20,6 +29,8 @@ export interface WhatsAppWebhookDeps {
   channel: NotificationChannel;
   /** How often the inbox looks for leftovers once started (default 5 s). */
   inboxIntervalMs?: number;
+  /** The inbox's first retry delay (default 1 s). */
+  inboxRetryDelayMs?: number;
 }
 
 /** The router, and the inbox behind it that the process starts at boot and stops at shutdown. */
@@ -27,13 +38,25 @@ export type WhatsAppWebhookRouter = Router & { inbox: Inbox };
 
 /**
  * GET and POST /api/whatsapp/webhook. Mount it before any JSON body parser: the signature
- * is checked over the raw bytes. A delivery is answered 200 only once it is stored (5xx
- * otherwise, so Meta redelivers); acting on it happens afterwards, in the inbox.
+ * is checked over the raw bytes. A delivery is answered 200 only once it is stored, in one
+ * statement (503 otherwise, so Meta redelivers); acting on it happens afterwards, in the
+ * inbox, so a slow or absent Temporal never slows the answer. A delivery for another
+ * business number (WHATSAPP_PHONE_NUMBER_ID; in sandbox mode the session's) is stored as
+ * foreign and never acted on.
  */
 export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsAppWebhookRouter {
   const { config, db } = deps;
   const logger = deps.logger.child({ component: 'whatsapp-webhook' });
-  const inbox = createInbox({ db, logger: deps.logger, process: createInboundProcessor(deps), intervalMs: deps.inboxIntervalMs });
+  const inbox = createInbox({
+    db,
+    logger: deps.logger,
+    process: createInboundProcessor(deps),
+    concurrency: config.INBOX_CONCURRENCY,
+    maxAttempts: config.INBOX_MAX_ATTEMPTS,
+    intervalMs: deps.inboxIntervalMs,
+    retryDelayMs: deps.inboxRetryDelayMs,
+  });
+  const recordOptions = { phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID, floodLimitPerMinute: config.INBOUND_FLOOD_LIMIT_PER_MINUTE };
   const router = Router();
 
   // Meta's verification handshake when the callback URL is set: echo the challenge byte for byte.
@@ -73,12 +96,19 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     if (parsed.skipped) logger.warn({ skipped: parsed.skipped }, 'webhook items without the fields we need were skipped');
 
     try {
-      const recorded = await recordWebhookEvents(db, parsed.events);
-      webhookEvents.inc({ kind: 'message', outcome: 'applied' }, recorded.messages.inserted);
-      webhookEvents.inc({ kind: 'message', outcome: 'duplicate' }, recorded.messages.duplicates);
-      webhookEvents.inc({ kind: 'status', outcome: 'applied' }, recorded.statuses.inserted);
-      webhookEvents.inc({ kind: 'status', outcome: 'duplicate' }, recorded.statuses.duplicates);
+      const recorded = await recordWebhookEvents(db, parsed.events, recordOptions);
       res.sendStatus(200);
+      const { messages: m, statuses: st } = recorded;
+      webhookEvents.inc({ kind: 'message', outcome: 'applied' }, m.inserted - m.skipped - m.foreign);
+      webhookEvents.inc({ kind: 'message', outcome: 'skipped' }, m.skipped);
+      webhookEvents.inc({ kind: 'message', outcome: 'foreign' }, m.foreign);
+      webhookEvents.inc({ kind: 'message', outcome: 'duplicate' }, m.duplicates);
+      webhookEvents.inc({ kind: 'status', outcome: 'applied' }, st.inserted);
+      webhookEvents.inc({ kind: 'status', outcome: 'duplicate' }, st.duplicates);
+      webhookEvents.inc({ kind: 'status', outcome: 'foreign' }, recorded.foreignStatuses);
+      if (m.foreign || recorded.foreignStatuses) {
+        logger.warn({ messages: m.foreign, statuses: recorded.foreignStatuses }, 'signed delivery for another phone_number_id stored as foreign, not acted on');
+      }
       if (recorded.messages.inserted || recorded.statuses.applied) inbox.kick();
     } catch (err) {
       logger.error({ err }, 'webhook delivery not stored; Meta will redeliver');

@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
-import { resolveAdminToken } from '../config/adminToken';
+import { obtainAdminToken, type AdminToken } from '../config/adminToken';
 import { createLogger } from '../observability/logger';
-import { startEmbeddedPostgres } from '../db/embedded';
-import { provisionTemporalCli } from '../temporal/provision';
+import { EmbeddedPostgresError, startEmbeddedPostgres } from '../db/embedded';
+import { provisionTemporalCli, ProvisionError } from '../temporal/provision';
 import { startDevServer } from '../temporal/devServer';
 import { startSystem } from '../runtime/system';
 
@@ -43,7 +43,11 @@ async function main() {
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       say(`starting embedded PostgreSQL (data in ${path.join(config.dataDir, 'postgres')}) ...`);
-      const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.EMBEDDED_POSTGRES_PORT });
+      const pg = await startEmbeddedPostgres({
+        dataDir: config.dataDir,
+        port: config.EMBEDDED_POSTGRES_PORT,
+        announce: say,
+      });
       stops.push(() => pg.stop());
       databaseUrl = pg.url;
       // `npm run seed` and psql users find the embedded server here.
@@ -61,20 +65,22 @@ async function main() {
         port: config.TEMPORAL_PORT,
         uiPort: config.TEMPORAL_UI_PORT,
         namespace: config.TEMPORAL_NAMESPACE,
+        pidFile: path.join(config.dataDir, 'temporal.pid'),
         log: (line) => logger.debug(line),
+        announce: say,
       });
       stops.push(() => server.stop());
       temporalAddress = server.address;
       temporalUi = server.uiUrl;
     }
 
-    const adminToken = resolveAdminToken(config);
+    const adminToken = obtainAdminToken(config);
     const system = await startSystem({
       config,
       logger,
       databaseUrl,
       temporalAddress,
-      adminToken,
+      adminToken: adminToken.token,
       log: say,
       temporalUiUrl: temporalUi,
     });
@@ -87,7 +93,7 @@ async function main() {
         `  API          ${system.apiUrl}   (health: /health)`,
         ...system.extraUrls.map((u) => `  ${u.label.padEnd(12)} ${u.url}`),
         `  Temporal UI  ${temporalUi ?? `(external Temporal at ${temporalAddress})`}`,
-        `  Admin token  ${adminToken}`,
+        `  Admin token  ${describeAdminToken(adminToken)}`,
         `  Data         ${config.dataDir}`,
         '',
         '  Ctrl-C stops everything.',
@@ -95,12 +101,26 @@ async function main() {
       ].join('\n'),
     );
   } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
+    console.error(explained(err) ? err.message : err);
     await stopAll(1);
   }
 }
 
+/** Errors that tell the operator what to do: a stack trace would only bury that. */
+const explained = (err: unknown): err is Error =>
+  err instanceof ConfigError || err instanceof ProvisionError || err instanceof EmbeddedPostgresError;
+
+/**
+ * Terminal output outlives the session (scrollback, CI logs, screen recordings): a token is
+ * shown only the one time it was made here, never one the operator already has.
+ */
+function describeAdminToken({ token, origin, file }: AdminToken): string {
+  if (origin === 'env') return 'from ADMIN_API_TOKEN';
+  if (origin === 'file') return `kept in ${file}`;
+  return `${token}   (generated now, shown once; kept in ${file})`;
+}
+
 main().catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  console.error(explained(err) ? err.message : err);
   process.exit(1);
 });

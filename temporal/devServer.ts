@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { stopLeftover } from '../runtime/leftovers';
 import { onUnhandledSignal, SHUTDOWN_SIGNALS } from '../runtime/signals';
 import { SEARCH_ATTRIBUTES } from './searchAttributes';
 
@@ -17,7 +18,14 @@ export interface DevServerOptions {
   uiPort?: number;
   headless?: boolean;
   namespace: string;
+  /**
+   * Where the server's pid is kept while it runs. A server an earlier, killed run left behind
+   * (same pid file, same dbFile) is stopped before this one starts. Needs dbFile.
+   */
+  pidFile?: string;
   log?: (line: string) => void;
+  /** The lines an operator should see even when `log` is quiet (a leftover server stopped); `log` by default. */
+  announce?: (line: string) => void;
 }
 
 export interface DevServerHandle {
@@ -48,7 +56,22 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   // Air-gapped machines: the version check would only time out against temporal.io.
   args.push('--dynamic-config-value', 'frontend.enableServerVersionCheck=false', '--log-level', 'warn');
+  // Eager activity dispatch: the activity a workflow task schedules comes back in that task's
+  // completion instead of through the matching service. Measured on this server: the step
+  // from one activity to the next drops from ~100 ms to ~10 ms (README: "Latency").
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
 
+  if (opts.pidFile && opts.dbFile) {
+    const dbFile = path.resolve(opts.dbFile);
+    await stopLeftover({
+      pidFile: opts.pidFile,
+      what: 'Temporal dev server',
+      isOurs: (argv) => argv.includes('start-dev') && argv.includes(dbFile),
+      signal: 'SIGTERM',
+      group: true,
+      log: opts.announce ?? log,
+    });
+  }
   await assertPortFree(opts.port);
   const started = Date.now();
   // Own process group: if the CLI is a shim or wrapper script, stop() still reaches the real server.
@@ -75,6 +98,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
     throw new Error(`Cannot run the Temporal CLI ${opts.cliPath}: ${err.message}`);
   });
   track(child);
+  if (opts.pidFile) fs.writeFileSync(opts.pidFile, `${child.pid}\n`);
 
   const stop = async () => {
     stopping = true;
@@ -87,6 +111,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
     // The group may outlive its leader (a shim's child): make sure nothing is left.
     killGroup(child, 'SIGKILL');
     untrack(child);
+    if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
   };
 
   try {

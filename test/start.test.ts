@@ -1,0 +1,170 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { obtainAdminToken } from '../config/adminToken';
+import { isRunning, readPidFile } from '../runtime/leftovers';
+import { findFreePort } from '../temporal/devServer';
+
+// `npm start` as a user runs it: the real script, its embedded Postgres and Temporal dev
+// server, on ports and a DATA_DIR of its own.
+const ROOT = path.resolve(__dirname, '..');
+const HEALTHY_WITHIN_MS = 90_000;
+
+let dataDir: string;
+let ports: Record<'PORT' | 'EMBEDDED_POSTGRES_PORT' | 'TEMPORAL_PORT' | 'TEMPORAL_UI_PORT', string>;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wa-start-test-')), 'data');
+  // mkdtemp makes it 0700; run as root, the embedded Postgres (the postgres user) must enter it.
+  fs.chmodSync(path.dirname(dataDir), 0o755);
+  const [api, postgres, temporal, ui] = await Promise.all([1, 2, 3, 4].map(() => findFreePort()));
+  ports = {
+    PORT: String(api),
+    EMBEDDED_POSTGRES_PORT: String(postgres),
+    TEMPORAL_PORT: String(temporal),
+    TEMPORAL_UI_PORT: String(ui),
+  };
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  // Whatever a failed test left: the servers the pid files name, by pid.
+  const temporal = readPidFile(path.join(dataDir, 'temporal.pid'));
+  if (temporal && isRunning(temporal)) process.kill(-temporal, 'SIGKILL');
+  const postgres = readPidFile(path.join(dataDir, 'postgres', 'postmaster.pid'));
+  if (postgres && isRunning(postgres)) process.kill(postgres, 'SIGKILL');
+  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
+});
+
+interface Stack {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<void>;
+}
+
+function startStack(extraEnv: NodeJS.ProcessEnv = {}): Stack {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...ports, DATA_DIR: dataDir, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...extraEnv };
+  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'WHATSAPP_ACCESS_TOKEN', 'SANDBOX']) delete env[name];
+  if (!extraEnv.ADMIN_API_TOKEN) delete env.ADMIN_API_TOKEN;
+  // node itself rather than `npm start`, so the pid we kill is the stack's own process.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, output: () => output, exited };
+}
+
+async function waitHealthy(stack: Stack, withinMs: number): Promise<number> {
+  const started = Date.now();
+  let gone = false;
+  void stack.exited.then(() => (gone = true));
+  while (Date.now() - started < withinMs) {
+    if (gone) throw new Error(`npm start exited before it was healthy:\n${stack.output()}`);
+    const status = await fetch(`http://127.0.0.1:${ports.PORT}/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200 && stack.output().includes('wa-booking is up')) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not healthy within ${withinMs} ms:\n${stack.output()}`);
+}
+
+test('after SIGKILL of npm start, the next start on the same ports stops the leftovers and is healthy', async () => {
+  const first = startStack();
+  await waitHealthy(first, HEALTHY_WITHIN_MS);
+  const temporalPid = readPidFile(path.join(dataDir, 'temporal.pid'));
+  const postgresPid = readPidFile(path.join(dataDir, 'postgres', 'postmaster.pid'));
+  expect(temporalPid).toBeDefined();
+  expect(postgresPid).toBeDefined();
+
+  first.child.kill('SIGKILL');
+  await first.exited;
+  // Nothing in Node takes them down with it: this is what used to block the next start.
+  expect(isRunning(temporalPid!)).toBe(true);
+  expect(isRunning(postgresPid!)).toBe(true);
+
+  const second = startStack();
+  await waitHealthy(second, 60_000);
+  expect(second.output()).toContain(`stopped the embedded PostgreSQL (pid ${postgresPid})`);
+  expect(second.output()).toContain(`stopped the Temporal dev server (pid ${temporalPid})`);
+  expect(isRunning(temporalPid!)).toBe(false);
+  expect(isRunning(postgresPid!)).toBe(false);
+
+  const newTemporal = readPidFile(path.join(dataDir, 'temporal.pid'))!;
+  second.child.kill('SIGTERM');
+  await second.exited;
+  expect(second.child.exitCode).toBe(0);
+  // A clean stop leaves no pid file behind and nothing running.
+  expect(fs.existsSync(path.join(dataDir, 'temporal.pid'))).toBe(false);
+  expect(isRunning(newTemporal)).toBe(false);
+});
+
+test('the admin token is printed only by the start that generated it', async () => {
+  // The first test's first start generated it; this start reads it from the file.
+  const file = path.join(dataDir, 'admin-token');
+  const kept = fs.readFileSync(file, 'utf8').trim();
+  const fromFile = startStack();
+  await waitHealthy(fromFile, 60_000);
+  fromFile.child.kill('SIGTERM');
+  await fromFile.exited;
+  expect(fromFile.output()).toContain(`Admin token  kept in ${file}`);
+  expect(fromFile.output()).not.toContain(kept);
+
+  const configured = 'configured-admin-token-0123456789';
+  const fromEnv = startStack({ ADMIN_API_TOKEN: configured });
+  await waitHealthy(fromEnv, 60_000);
+  fromEnv.child.kill('SIGTERM');
+  await fromEnv.exited;
+  expect(fromEnv.output()).toContain('Admin token  from ADMIN_API_TOKEN');
+  expect(fromEnv.output()).not.toContain(configured);
+  expect(fromEnv.output()).not.toContain(kept);
+});
+
+test('obtainAdminToken tells a generated token from a kept or configured one', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-token-'));
+  try {
+    const first = obtainAdminToken({ embedded: true, dataDir: dir });
+    expect(first).toEqual({ token: expect.any(String), origin: 'generated', file: path.join(dir, 'admin-token') });
+    expect(obtainAdminToken({ embedded: true, dataDir: dir })).toEqual({ ...first, origin: 'file' });
+    expect(obtainAdminToken({ ADMIN_API_TOKEN: 'x'.repeat(16), embedded: true, dataDir: dir })).toEqual({
+      token: 'x'.repeat(16),
+      origin: 'env',
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const asRoot = process.getuid?.() === 0;
+(asRoot ? test : test.skip)(
+  'as root, a DATA_DIR the postgres user cannot enter stops npm start at once with one clear sentence',
+  async () => {
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-closed-'));
+    fs.chmodSync(closed, 0o700);
+    try {
+      const started = Date.now();
+      const stack = startStack({ DATA_DIR: path.join(closed, 'data') });
+      await stack.exited;
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(stack.child.exitCode).toBe(1);
+      expect(stack.output().trim().split('\n').slice(-2)).toEqual([
+        `Running as root, the embedded PostgreSQL runs as the \`postgres\` user, which cannot reach DATA_DIR ` +
+          `${path.join(closed, 'data')} because ${closed} (mode 0700) is closed to other users: set DATA_DIR to a ` +
+          'directory every user can enter (e.g. /var/lib/wa-booking), run `npm start` as a normal user, or set ' +
+          'DATABASE_URL to an external PostgreSQL.',
+        expect.stringContaining('stopping'),
+      ]);
+      // Refused before anything was run in there.
+      expect(fs.readdirSync(closed)).toEqual(['data']);
+      expect(fs.readdirSync(path.join(closed, 'data'))).toEqual([]);
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true });
+    }
+  },
+);
+if (!asRoot) console.log('skipped the root-only test: it needs uid 0 to run the embedded Postgres as the postgres user');

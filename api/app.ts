@@ -11,6 +11,7 @@ import { adminBookingsRouter } from './routes/admin/bookings';
 import { adminInboxRouter } from './routes/admin/inbox';
 import { restaurantsRouter } from './routes/admin/restaurants';
 import { bookingsRouter } from './routes/bookings';
+import { codecRouter, type CodecDeps } from './routes/codec';
 import { healthRouter } from './routes/health';
 import { metricsRouter } from './routes/metrics';
 import { sandboxRouter, type SandboxDeps } from './routes/sandbox';
@@ -28,6 +29,8 @@ export interface AppDeps {
   bookingEvents?: BookingStatusFeed;
   /** Sandbox mode only: /sandbox, the page that plays WhatsApp for the guest and the managers. */
   sandbox?: SandboxDeps;
+  /** POST /codec/decode and /codec/encode for the Temporal UI; the token is the admin token. */
+  codec?: Omit<CodecDeps, 'adminToken'>;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -40,6 +43,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Before the parser, so an anonymous caller cannot make us read a body.
   app.use('/admin-api', requireAdmin(deps.adminToken));
+  // Its own CORS, token check and a larger body limit than the API's JSON parser below.
+  if (deps.codec) app.use('/codec', codecRouter({ ...deps.codec, adminToken: deps.adminToken }));
   // Before the JSON parser: the webhook's signature is checked over the raw bytes.
   if (deps.webhook) app.use(deps.webhook);
   app.use(express.json({ limit: '100kb' }));

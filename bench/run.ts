@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../config';
+import { generatePayloadKeys, resolvePayloadKeys } from '../config/payloadKeys';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { createLogger } from '../observability/logger';
 import { startSystem } from '../runtime/system';
@@ -61,6 +62,7 @@ async function main() {
       DATABASE_URL: pg.url,
       TEMPORAL_ADDRESS: temporal.address,
       ADMIN_API_TOKEN: adminToken,
+      TEMPORAL_PAYLOAD_KEYS: generatePayloadKeys(),
       BOOKINGS_RATE_LIMIT_PER_MINUTE: '1000000',
       WHATSAPP_API_URL: fake.url,
       WHATSAPP_ACCESS_TOKEN: secrets.accessToken,
@@ -74,6 +76,7 @@ async function main() {
       databaseUrl: pg.url,
       temporalAddress: temporal.address,
       adminToken,
+      payloadKeys: resolvePayloadKeys(config),
     });
     stops.push(() => system.stop());
     fake.configureWebhook({ url: `${system.apiUrl}/api/whatsapp/webhook`, appSecret: secrets.appSecret });

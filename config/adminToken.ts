@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from './index';
+import { readOrCreateSecretFile } from './secretFile';
 
 /** Same floor as ADMIN_API_TOKEN in the config schema. */
 const MIN_LENGTH = 16;
@@ -33,23 +33,7 @@ export function obtainAdminToken(config: Pick<Config, 'ADMIN_API_TOKEN' | 'embed
     throw new Error('ADMIN_API_TOKEN is required when DATABASE_URL or TEMPORAL_ADDRESS is set');
   }
   const file = path.join(config.dataDir, 'admin-token');
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  let generated = false;
-  if (!fs.existsSync(file)) {
-    // Written aside and linked into place: link() refuses to replace an existing file, so two
-    // processes starting together agree on one token, and neither can read a half-written one.
-    const draft = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(draft, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-    try {
-      fs.linkSync(draft, file);
-      generated = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      fs.unlinkSync(draft);
-    }
-  }
-  const token = fs.readFileSync(file, 'utf8').trim();
+  const { content: token, created: generated } = readOrCreateSecretFile(file, () => randomBytes(32).toString('base64url'));
   if (token.length < MIN_LENGTH) {
     throw new Error(`${file} must hold a token of at least ${MIN_LENGTH} characters; delete it to get a new one`);
   }

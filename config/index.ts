@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { durationMs } from '../domain/duration';
+import { parsePayloadKeys } from './payloadKeys';
 
 /**
  * The one schema for every environment variable the system reads. `.env.example`
@@ -53,6 +54,24 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
+  // Parsed here so a bad key is reported with every other problem; never echoed back.
+  TEMPORAL_PAYLOAD_KEYS: optionalString.transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const { keys, problems } = parsePayloadKeys(value);
+    problems.forEach((message) => ctx.addIssue({ code: 'custom', message }));
+    return problems.length ? z.NEVER : keys;
+  }),
+  /** Origins of a Temporal UI allowed to call the codec endpoint (the embedded UI always is). */
+  TEMPORAL_UI_ORIGIN: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol: /^https?$/ }))),
 
   ADMIN_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../config';
 import { resolveAdminToken } from '../config/adminToken';
+import { resolvePayloadKeys, type PayloadKey } from '../config/payloadKeys';
 import { createLogger } from '../observability/logger';
 import { startSystem } from './system';
 
@@ -20,12 +21,20 @@ export function runRole(role: 'api' | 'worker'): void {
     logger.fatal('DATABASE_URL and TEMPORAL_ADDRESS must be set for a production process; use `npm start` for the embedded stack');
     process.exit(1);
   }
+  let payloadKeys: PayloadKey[];
+  try {
+    payloadKeys = resolvePayloadKeys(config);
+  } catch (err) {
+    logger.fatal((err as Error).message);
+    process.exit(1);
+  }
   startSystem({
     config,
     logger,
     databaseUrl: config.DATABASE_URL,
     temporalAddress: config.TEMPORAL_ADDRESS,
     adminToken: resolveAdminToken(config),
+    payloadKeys,
     roles: { api: role === 'api', worker: role === 'worker' },
   }).then(
     (system) => {

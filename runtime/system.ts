@@ -3,10 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { uiOriginsOf } from '../api/routes/codec';
 import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
 import type { Config } from '../config';
+import type { PayloadKey } from '../config/payloadKeys';
 import { listenForStatusChanges } from '../db/bookingEvents';
 import { createDb, migrateLatest } from '../db/knex';
+import { createPayloadEncryption } from '../temporal/codec';
 import type { Logger } from '../observability/logger';
 import { createChannelFromConfig } from '../whatsapp/channelFromConfig';
 import { createBookingWorker } from '../worker/worker';
@@ -18,10 +21,12 @@ export interface SystemOptions {
   databaseUrl: string;
   temporalAddress: string;
   adminToken: string;
+  /** From resolvePayloadKeys(config): every Temporal client and worker here encrypts with them. */
+  payloadKeys: PayloadKey[];
   /** Production runs the API and the worker as separate processes; `npm start` runs both here. */
   roles?: { api?: boolean; worker?: boolean };
   log?: (line: string) => void;
-  /** The Temporal web UI, which the sandbox page links each booking's workflow to. */
+  /** The embedded Temporal web UI: the sandbox page links each booking's workflow to it, and it may call /codec. */
   temporalUiUrl?: string;
 }
 
@@ -44,6 +49,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
   };
 
   let apiUrl: string | undefined;
+  const encryption = createPayloadEncryption(o.payloadKeys);
   try {
     const db = createDb(o.databaseUrl, undefined, logger.child({ component: 'knex' }));
     stops.push(() => db.destroy());
@@ -61,7 +67,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     if (roles.api) {
       const connection = await Connection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
-      const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+      const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: encryption.dataConverter });
       const webhook = createWhatsAppWebhookRouter({ config, db, temporal, logger, channel: channel.channel });
       webhook.inbox.start();
       stops.push(() => webhook.inbox.stop());
@@ -76,6 +82,11 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
         webhook,
         bookingEvents,
         sandbox: sandbox && { graph: sandbox.graph, temporalUiUrl: o.temporalUiUrl },
+        codec: {
+          codec: encryption.codec,
+          namespace: config.TEMPORAL_NAMESPACE,
+          uiOrigins: [...config.TEMPORAL_UI_ORIGIN, ...(o.temporalUiUrl ? uiOriginsOf(o.temporalUiUrl) : [])],
+        },
       });
       const server = http.createServer(app);
       await new Promise<void>((resolve, reject) => {
@@ -103,7 +114,14 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const connection = await NativeConnection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
       log('bundling workflows and starting the worker ...');
-      const worker: Worker = await createBookingWorker({ config, connection, db, channel: channel.channel, logger });
+      const worker: Worker = await createBookingWorker({
+        config,
+        connection,
+        dataConverter: encryption.dataConverter,
+        db,
+        channel: channel.channel,
+        logger,
+      });
       let stopping = false;
       const running = worker.run().catch((err) => {
         if (stopping) throw err;

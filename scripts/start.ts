@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { obtainAdminToken, type AdminToken } from '../config/adminToken';
+import { resolvePayloadKeys } from '../config/payloadKeys';
 import { createLogger } from '../observability/logger';
 import { EmbeddedPostgresError, startEmbeddedPostgres } from '../db/embedded';
 import { provisionTemporalCli, ProvisionError } from '../temporal/provision';
@@ -65,6 +66,10 @@ async function main() {
         port: config.TEMPORAL_PORT,
         uiPort: config.TEMPORAL_UI_PORT,
         namespace: config.TEMPORAL_NAMESPACE,
+        // The API is not listening yet, but its port is known unless the OS is to pick it.
+        uiCodecEndpoint: config.PORT
+          ? `http://${!config.HOST || config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}/codec`
+          : undefined,
         pidFile: path.join(config.dataDir, 'temporal.pid'),
         log: (line) => logger.debug(line),
         announce: say,
@@ -75,12 +80,15 @@ async function main() {
     }
 
     const adminToken = obtainAdminToken(config);
+    // Generated into DATA_DIR on the first embedded start, like the admin token.
+    const payloadKeys = resolvePayloadKeys(config);
     const system = await startSystem({
       config,
       logger,
       databaseUrl,
       temporalAddress,
       adminToken: adminToken.token,
+      payloadKeys,
       log: say,
       temporalUiUrl: temporalUi,
     });

@@ -18,6 +18,8 @@ export interface DevServerOptions {
   uiPort?: number;
   headless?: boolean;
   namespace: string;
+  /** Codec server the web UI decodes payloads with (`--ui-codec-endpoint`), e.g. http://127.0.0.1:3000/codec. */
+  uiCodecEndpoint?: string;
   /**
    * Where the server's pid is kept while it runs. A server an earlier, killed run left behind
    * (same pid file, same dbFile) is stopped before this one starts. Needs dbFile.
@@ -48,6 +50,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(opts.port)];
   if (opts.headless) args.push('--headless');
   else if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
+  if (opts.uiCodecEndpoint && !opts.headless) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   args.push('--namespace', opts.namespace);
   if (opts.dbFile) {
     fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });

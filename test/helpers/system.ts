@@ -1,8 +1,9 @@
 import { loadConfig, type Config } from '../../config';
+import { resolvePayloadKeys } from '../../config/payloadKeys';
 import { createLogger } from '../../observability/logger';
 import { startSystem, type RunningSystem } from '../../runtime/system';
 import { createTestDatabase, type TestDatabase } from './db';
-import { connectDevServer, uniqueId, type DevServerConnection } from './temporal';
+import { connectDevServer, TEST_PAYLOAD_KEYS, uniqueId, type DevServerConnection } from './temporal';
 
 export interface TestSystem {
   t: TestDatabase;
@@ -30,6 +31,7 @@ export async function startTestSystem(name: string, env: Record<string, string> 
     TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: uniqueId(name),
     ADMIN_API_TOKEN: adminToken,
+    TEMPORAL_PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     LOG_LEVEL: 'silent',
     ...env,
   });
@@ -39,6 +41,7 @@ export async function startTestSystem(name: string, env: Record<string, string> 
     databaseUrl: t.url,
     temporalAddress: config.TEMPORAL_ADDRESS!,
     adminToken,
+    payloadKeys: resolvePayloadKeys(config),
   });
   return {
     t,

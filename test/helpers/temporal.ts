@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
@@ -12,6 +13,8 @@ import {
   type WorkerOptions,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
+import { parsePayloadKeys } from '../../config/payloadKeys';
+import { createPayloadEncryption } from '../../temporal/codec';
 import { SEARCH_ATTRIBUTES } from '../../temporal/searchAttributes';
 
 /** What a worker needs to poll: a TestWorkflowEnvironment fits, and so does connectDevServer()'s result. */
@@ -19,12 +22,21 @@ export interface TemporalTarget {
   client: Client;
   nativeConnection: NativeConnection;
   namespace?: string;
+  /** The client's; withWorker gives the worker the same, or the two could not read each other. */
+  dataConverter?: DataConverter;
 }
 
 export interface DevServerConnection extends TemporalTarget {
   namespace: string;
   close(): Promise<void>;
 }
+
+/**
+ * One fixed key for every test system and dev-server client (TEMPORAL_PAYLOAD_KEYS format), so
+ * a test can read what a system under test wrote to Temporal. Never a production key.
+ */
+export const TEST_PAYLOAD_KEYS = `test-key:${Buffer.alloc(32, 'wa-booking test key').toString('base64')}`;
+export const testPayloadEncryption = createPayloadEncryption(parsePayloadKeys(TEST_PAYLOAD_KEYS).keys);
 
 /** The CLI's type names, as SEARCH_ATTRIBUTES uses them, in the API's spelling. */
 const INDEXED_VALUE_TYPES = {
@@ -99,10 +111,12 @@ export async function connectDevServer(): Promise<DevServerConnection> {
   quietRuntime();
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
+  const { dataConverter } = testPayloadEncryption;
   return {
-    client: new Client({ connection, namespace }),
+    client: new Client({ connection, namespace, dataConverter }),
     nativeConnection,
     namespace,
+    dataConverter,
     async close() {
       await nativeConnection.close();
       await connection.close();
@@ -144,6 +158,7 @@ export async function withWorker<T>(
   quietRuntime();
   const taskQueue = options.taskQueue ?? uniqueId('test');
   const worker = await Worker.create({
+    dataConverter: target.dataConverter,
     ...rest,
     connection: target.nativeConnection,
     namespace: target.namespace ?? 'default',

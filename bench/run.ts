@@ -1,177 +1,147 @@
 /**
- * `npm run bench`: latency and throughput of the real system on this machine — embedded
- * Postgres, the Temporal dev server, the worker and the API in this process, and the fake
- * Graph API standing in for Meta over real HTTP. Prints a table; nothing is asserted (the
- * targets live in the README next to the figures).
+ * `npm run bench` (issue #8): the figures of the real system, each beside a floor measured in
+ * the same run on the same machine, Postgres and Temporal server, and their ratio — the
+ * machine is noisy, the ratio much less so. Everything runs on 127.0.0.1: embedded
+ * Postgres, a Temporal dev server, the fake Graph API, `npm run api` and `npm run worker`
+ * as separate processes, and the floor process (bench/floor/server.ts). Every process it
+ * starts is stopped by its process-group id.
  *
- *   BENCH_BOOKINGS=200 BENCH_CONCURRENCY=10 npm run bench
+ *   npm run bench                 full sizes (a few minutes)
+ *   BENCH_QUICK=1 npm run bench   smaller samples (about a minute of load)
+ *
+ * Exit code 0 whatever the figures (the machine decides them); 1 when the bench itself fails.
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../config';
-import { generatePayloadKeys, resolvePayloadKeys } from '../config/payloadKeys';
-import { startEmbeddedPostgres } from '../db/embedded';
-import { createLogger } from '../observability/logger';
-import { startSystem } from '../runtime/system';
-import { findFreePort, startDevServer } from '../temporal/devServer';
-import { provisionTemporalCli } from '../temporal/provision';
-import { startFakeGraphApi, type FakeGraphApi } from '../whatsapp/fakeGraphApi';
+import { SendWatch, seedRestaurant } from './lib/fixtures';
+import { startFloor, type Floor } from './lib/floor';
+import { startStack, type Stack } from './lib/stack';
+import { until } from './lib/stats';
+import { actOn, createBookings, floorBookings, rawSignals } from './scenarios/capacity';
+import { floodFairness } from './scenarios/flood';
+import { ingestClosed, ingestOpen } from './scenarios/ingest';
+import { concurrentClaims, sequentialFlows, signalToPostFloor } from './scenarios/flows';
 
-const BOOKINGS = Number(process.env.BENCH_BOOKINGS ?? 100);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const FLOWS = Number(process.env.BENCH_FLOWS ?? 20);
+const QUICK = process.env.BENCH_QUICK === '1';
+const SIZE = {
+  ingest: QUICK ? 1000 : 4000,
+  openSeconds: QUICK ? 5 : 10,
+  flows: QUICK ? 10 : 20,
+  pending: QUICK ? 300 : 2000,
+  taps: QUICK ? 100 : 300,
+  flood: QUICK ? 500 : 2000,
+  floodGuests: QUICK ? 10 : 20,
+};
 
-const secrets = { accessToken: 'bench-token', phoneNumberId: '100200300', appSecret: 'bench-secret', verifyToken: 'bench-verify' };
-
-function percentiles(ms: number[]) {
-  const s = [...ms].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-  return { n: s.length, p50: at(50), p95: at(95), p99: at(99), max: s[s.length - 1] };
+interface Row {
+  figure: string;
+  value: number;
+  floor?: number;
+  unit: string;
+  target: string;
+  pass?: boolean;
 }
 
-async function until<T>(read: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = read();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 2));
+const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** Waits until the inbox has acted on everything stored, so one phase's backlog never slows the next. */
+const inboxDrained = (stack: Stack) =>
+  until('the inbox to drain', async () => {
+    const { rows } = await stack.sql.query(`select count(*) as n from whatsapp_messages where direction = 'in' and processed_at is null`);
+    return Number(rows[0].n) === 0 ? true : undefined;
+  }, 600_000, 100);
+
+async function measure(stack: Stack, floor: Floor): Promise<Row[]> {
+  const rows: Row[] = [];
+  const r = await seedRestaurant(stack, 50);
+  const watch = new SendWatch(stack.graph);
+  try {
+    log('warm-up');
+    await ingestClosed(stack.webhook, 200, 16);
+    await ingestClosed(floor.webhook, 200, 16);
+    await sequentialFlows(stack, r, watch, 3);
+    await signalToPostFloor(stack, 3);
+    await inboxDrained(stack);
+
+    log(`webhook ingest: ${SIZE.ingest} deliveries at c=16, then ${SIZE.openSeconds} s at 200/s`);
+    const floorClosed = await ingestClosed(floor.webhook, SIZE.ingest, 16);
+    const appClosed = await ingestClosed(stack.webhook, SIZE.ingest, 16);
+    await inboxDrained(stack);
+    const floorOpen = await ingestOpen(floor.webhook, 200, SIZE.openSeconds);
+    const appOpen = await ingestOpen(stack.webhook, 200, SIZE.openSeconds);
+    await inboxDrained(stack);
+    rows.push(
+      { figure: 'webhooks acked, 3 status : 1 message, c=16', value: appClosed.perSecond, floor: floorClosed.perSecond, unit: '/s', target: '>= 1000/s and >= 0.5x', pass: appClosed.perSecond >= 1000 && appClosed.perSecond >= 0.5 * floorClosed.perSecond },
+      { figure: '  p99 ack at c=16', value: appClosed.p99, floor: floorClosed.p99, unit: 'ms', target: '' },
+      { figure: `p99 ack at an offered 200/s (${SIZE.openSeconds} s)`, value: appOpen.p99, floor: floorOpen.p99, unit: 'ms', target: '<= 50 ms', pass: appOpen.p99 <= 50 },
+    );
+
+    log(`latency: ${SIZE.flows} sequential guests, 10 concurrent, floor`);
+    const floorPost = await signalToPostFloor(stack, SIZE.flows);
+    const seq = await sequentialFlows(stack, r, watch, SIZE.flows);
+    const conc = await concurrentClaims(stack, r, watch, 10);
+    await inboxDrained(stack);
+    const f = floorPost.p50;
+    rows.push(
+      { figure: 'claim -> first manager message, sequential p50', value: seq.claimToManager.p50, floor: f, unit: 'ms', target: '<= 100 ms', pass: seq.claimToManager.p50 <= 100 },
+      { figure: 'claim -> first manager message, sequential p99', value: seq.claimToManager.p99, floor: floorPost.p99, unit: 'ms', target: '<= 300 ms', pass: seq.claimToManager.p99 <= 300 },
+      { figure: 'Approve tap -> guest message p50', value: seq.approveToGuest.p50, floor: f, unit: 'ms', target: '<= 60 ms', pass: seq.approveToGuest.p50 <= 60 },
+      { figure: 'claim -> manager, 10 concurrent guests p50', value: conc.p50, floor: f, unit: 'ms', target: '<= 250 ms', pass: conc.p50 <= 250 },
+    );
+
+    log(`capacity: ${SIZE.pending} bookings at c=32, their claims and ${SIZE.taps} taps at c=16`);
+    const rssBefore = stack.api.rssMiB() + stack.worker.rssMiB();
+    const floorCreate = await floorBookings(floor, SIZE.pending, 32);
+    const created = await createBookings(stack, r, SIZE.pending, 32);
+    rows.push({ figure: 'POST /api/bookings at c=32', value: created.perSecond, floor: floorCreate, unit: '/s', target: '>= 0.8x', pass: created.perSecond >= 0.8 * floorCreate });
+    const acted = await actOn(stack, r, created.bookings, SIZE.taps, 16);
+    const signals = await rawSignals(stack, SIZE.pending + SIZE.taps, 16);
+    rows.push({ figure: 'claims + taps acted on (webhook -> signal)', value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
+    const pending = Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
+    const rssAfter = stack.api.rssMiB() + stack.worker.rssMiB();
+    const at10k = rssBefore + ((rssAfter - rssBefore) * 10_000) / Math.max(1, pending);
+    rows.push({ figure: `API+worker RSS at 10k PENDING (${pending} measured: ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB)`, value: at10k, unit: 'MiB', target: '<= 512 MiB', pass: at10k <= 512 });
+    await inboxDrained(stack);
+
+    log(`flood: one phone sends ${SIZE.flood} messages while ${SIZE.floodGuests} guests claim`);
+    const flood = await floodFairness(stack, r, watch, SIZE.flood, SIZE.floodGuests);
+    rows.push({ figure: `others' claim -> manager p99 during a ${SIZE.flood}-message flood`, value: flood.p99, unit: 'ms', target: '<= 1000 ms', pass: flood.p99 <= 1000 });
+  } finally {
+    watch.close();
   }
+  return rows;
+}
+
+function print(rows: Row[]) {
+  const num = (n: number | undefined) => (n === undefined ? '—' : Number.isNaN(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
+  const header = ['figure', 'value', 'floor', 'ratio', 'target', 'result'];
+  const lines = rows.map((r) => [
+    r.figure,
+    `${num(r.value)} ${r.unit}`,
+    r.floor === undefined ? '—' : `${num(r.floor)} ${r.unit}`,
+    r.floor === undefined ? '—' : `${(r.value / r.floor).toFixed(2)}x`,
+    r.target || '—',
+    r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(`\nwa-booking bench${QUICK ? ' (BENCH_QUICK)' : ''}: ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString()}`);
+  console.log(fmt(header));
+  for (const l of lines) console.log(fmt(l));
+  const missed = rows.filter((r) => r.pass === false).length;
+  console.log(`\n${rows.filter((r) => r.pass).length} PASS, ${missed} MISS (ratios are value/floor; for latencies lower is better)`);
 }
 
 async function main() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-booking-bench-'));
-  const stops: (() => Promise<void>)[] = [];
+  const started = Date.now();
+  const stack = await startStack({ name: 'bench', log });
+  let floor: Floor | undefined;
   try {
-    const pg = await startEmbeddedPostgres({ dataDir, port: await findFreePort() });
-    stops.push(() => pg.stop());
-    const base = loadConfig({});
-    const cli = await provisionTemporalCli(base);
-    const temporal = await startDevServer({ cliPath: cli.path, port: await findFreePort(), headless: true, namespace: 'default' });
-    stops.push(() => temporal.stop());
-    const fake: FakeGraphApi = await startFakeGraphApi({ accessToken: secrets.accessToken, phoneNumberId: secrets.phoneNumberId });
-    stops.push(() => fake.close());
-
-    const adminToken = 'bench-admin-token-0123456789';
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: pg.url,
-      TEMPORAL_ADDRESS: temporal.address,
-      ADMIN_API_TOKEN: adminToken,
-      TEMPORAL_PAYLOAD_KEYS: generatePayloadKeys(),
-      BOOKINGS_RATE_LIMIT_PER_MINUTE: '1000000',
-      WHATSAPP_API_URL: fake.url,
-      WHATSAPP_ACCESS_TOKEN: secrets.accessToken,
-      WHATSAPP_PHONE_NUMBER_ID: secrets.phoneNumberId,
-      WHATSAPP_APP_SECRET: secrets.appSecret,
-      WHATSAPP_VERIFY_TOKEN: secrets.verifyToken,
-    });
-    const system = await startSystem({
-      config,
-      logger: createLogger('warn'),
-      databaseUrl: pg.url,
-      temporalAddress: temporal.address,
-      adminToken,
-      payloadKeys: resolvePayloadKeys(config),
-    });
-    stops.push(() => system.stop());
-    fake.configureWebhook({ url: `${system.apiUrl}/api/whatsapp/webhook`, appSecret: secrets.appSecret });
-
-    const call = async (method: string, p: string, body?: unknown) => {
-      const res = await fetch(`${system.apiUrl}${p}`, {
-        method,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${method} ${p} → ${res.status} ${await res.text()}`);
-      return (await res.json()) as any;
-    };
-
-    const restaurant = await call('POST', '/admin-api/restaurants', { name: 'Bench Bistro', timezone: 'Asia/Almaty', managerLanguageCode: 'ru' });
-    const table = await call('POST', `/admin-api/restaurants/${restaurant.id}/tables`, { name: 'Table 1', seats: 6 });
-    const dish = await call('POST', `/admin-api/restaurants/${restaurant.id}/menu-items`, { name: 'Plov', priceMinor: 350000, currency: 'KZT' });
-    const manager = await call('POST', `/admin-api/restaurants/${restaurant.id}/managers`, { name: 'Aigerim', phone: '+77010000001' });
-    await call('POST', `/admin-api/restaurants/${restaurant.id}/managers`, { name: 'Daniyar', phone: '+77010000002' });
-    fake.openWindow(manager.phone);
-    fake.openWindow('+77010000002');
-
-    // Every booking its own 3-hour slot of the one table, so none is refused as overlapping.
-    let slot = 0;
-    const newBooking = () =>
-      call('POST', '/api/bookings', {
-        restaurantId: restaurant.id,
-        tableId: table.id,
-        startsAt: new Date(Date.now() + 2 * 86_400_000 + slot++ * 3 * 3_600_000).toISOString(),
-        partySize: 2,
-        preorder: [{ menuItemId: dish.id, quantity: 1 }],
-      });
-    const timed = async <T>(fn: () => Promise<T>) => {
-      const t0 = performance.now();
-      const value = await fn();
-      return { ms: performance.now() - t0, value };
-    };
-
-    for (let i = 0; i < 5; i++) await newBooking(); // warm-up: JIT, pools, caches
-
-    const sequential: number[] = [];
-    for (let i = 0; i < BOOKINGS; i++) sequential.push((await timed(newBooking)).ms);
-
-    const concurrent: number[] = [];
-    const t0 = performance.now();
-    let left = BOOKINGS;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (left-- > 0) concurrent.push((await timed(newBooking)).ms);
-      }),
-    );
-    const throughput = BOOKINGS / ((performance.now() - t0) / 1000);
-
-    // The whole story per booking: the guest's WhatsApp claim to both managers holding the
-    // request, and a manager's Approve tap to the guest holding the confirmation.
-    const webhookAnswers: number[] = [];
-    const claimToManagers: number[] = [];
-    const tapToGuest: number[] = [];
-    for (let i = 0; i < FLOWS; i++) {
-      const booking = await newBooking();
-      const guest = `+4479460${String(10000 + i).padStart(5, '0')}`;
-      const claimedAt = performance.now();
-      const claim = await timed(() => fake.receiveText(guest.slice(1), booking.claimText, { name: 'Bench Guest' }));
-      webhookAnswers.push(claim.ms);
-      const approveId = `APPROVE_BOOKING:${booking.id}`;
-      const hasButton = (m: { type: string; body: Record<string, unknown> }) => m.type === 'interactive' && JSON.stringify(m.body).includes(approveId);
-      await until(() => (fake.accepted.filter(hasButton).length >= 2 ? true : undefined));
-      claimToManagers.push(performance.now() - claimedAt);
-
-      const toGuest = () => fake.accepted.filter((m) => m.to === guest.slice(1)).length; // the fake records digits
-      const before = toGuest();
-      const tappedAt = performance.now();
-      const tap = await timed(() => fake.tapButton(manager.phone.slice(1), approveId));
-      webhookAnswers.push(tap.ms);
-      await until(() => (toGuest() > before ? true : undefined));
-      tapToGuest.push(performance.now() - tappedAt);
-    }
-
-    const rss = process.memoryUsage().rss / 2 ** 20;
-    const rows = [
-      ['POST /api/bookings, sequential', percentiles(sequential)],
-      [`POST /api/bookings, ${CONCURRENCY} concurrent`, percentiles(concurrent)],
-      ['webhook answered (signed POST → 200)', percentiles(webhookAnswers)],
-      ['claim webhook → both managers messaged', percentiles(claimToManagers)],
-      ['Approve tap → guest messaged', percentiles(tapToGuest)],
-    ] as const;
-    const f = (n: number) => n.toFixed(1).padStart(7);
-    console.log(`\nwa-booking bench — ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString()}`);
-    console.log(`${'scenario'.padEnd(44)}     n     p50     p95     p99     max  (ms)`);
-    for (const [name, p] of rows) console.log(`${name.padEnd(44)} ${String(p.n).padStart(5)} ${f(p.p50)} ${f(p.p95)} ${f(p.p99)} ${f(p.max)}`);
-    console.log(`\nbooking creation throughput at concurrency ${CONCURRENCY}: ${throughput.toFixed(1)} bookings/s`);
-    console.log(`resident memory of the API+worker process after the run: ${rss.toFixed(0)} MiB`);
+    floor = await startFloor(stack);
+    print(await measure(stack, floor));
   } finally {
-    for (const stop of stops.reverse()) await stop().catch((err) => console.error(err));
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await floor?.stop();
+    await stack.stop();
+    log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
 }
 

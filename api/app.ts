@@ -14,7 +14,7 @@ import { bookingsRouter } from './routes/bookings';
 import { codecRouter, type CodecDeps } from './routes/codec';
 import { healthRouter } from './routes/health';
 import { metricsRouter } from './routes/metrics';
-import { sandboxRouter, type SandboxDeps } from './routes/sandbox';
+import { SANDBOX_PATH, sandboxRouter, type SandboxDeps } from './routes/sandbox';
 
 export interface AppDeps {
   config: Config;
@@ -52,7 +52,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/admin-api/inbox', adminInboxRouter(deps));
   app.use('/admin-api', adminBookingsRouter(deps));
   app.use('/api', bookingsRouter(deps));
-  if (deps.sandbox) app.use('/sandbox', sandboxRouter({ ...deps, sandbox: deps.sandbox }));
+  if (deps.sandbox) app.use(SANDBOX_PATH, sandboxRouter({ ...deps, sandbox: deps.sandbox }));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

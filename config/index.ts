@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -39,7 +40,8 @@ const flag = z
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  HOST: z.string().default('0.0.0.0'),
+  // Unset means "depends on the mode": see listenHost().
+  HOST: optionalString,
   PORT: listenPort(3000),
   DATA_DIR: z.string().default('./.data'),
   WA_BOOKING_CACHE_DIR: z.string().default(path.join(os.homedir(), '.cache', 'wa-booking')),
@@ -149,9 +151,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const cfg = parsed.data;
+  // Credentials mean a real deployment, most likely a server: its sandbox page, which taps for every phone, stays off the network.
+  if (cfg?.SANDBOX && cfg.WHATSAPP_ACCESS_TOKEN && !isLoopback(listenHost(cfg, true))) {
+    problems.push(`SANDBOX: SANDBOX=1 with WHATSAPP_ACCESS_TOKEN set listens only on loopback, so unset HOST or set it to 127.0.0.1 (not ${cfg.HOST}).`);
+  }
   if (cfg && !(cfg.DECISION_REMINDER_AFTER < cfg.ESCALATE_AFTER && cfg.ESCALATE_AFTER < cfg.DECISION_TIMEOUT)) {
     problems.push('DECISION_REMINDER_AFTER < ESCALATE_AFTER < DECISION_TIMEOUT must hold');
   }
   if (problems.length || !cfg) throw new ConfigError(problems);
   return { ...cfg, embedded, dataDir: path.resolve(cfg.DATA_DIR) };
+}
+
+/**
+ * Where the API listens: HOST when set, else 127.0.0.1 in sandbox mode (its /sandbox page
+ * acts for every phone, so it is not offered to the network unasked), else every interface.
+ */
+export function listenHost(config: Pick<Env, 'HOST'>, sandbox: boolean): string {
+  return config.HOST ?? (sandbox ? '127.0.0.1' : '0.0.0.0');
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+export function isLoopback(host: string): boolean {
+  const family = isIP(host);
+  return host === 'localhost' || (family !== 0 && LOOPBACK.check(host, family === 6 ? 'ipv6' : 'ipv4'));
 }

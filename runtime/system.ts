@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { sandboxPageUrl } from '../api/routes/sandbox';
 import { uiOriginsOf } from '../api/routes/codec';
 import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
-import type { Config } from '../config';
+import { listenHost, type Config } from '../config';
 import type { PayloadKey } from '../config/payloadKeys';
 import { listenForStatusChanges } from '../db/bookingEvents';
 import { createDb, migrateLatest } from '../db/knex';
@@ -81,7 +82,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
         adminToken: o.adminToken,
         webhook,
         bookingEvents,
-        sandbox: sandbox && { graph: sandbox.graph, temporalUiUrl: o.temporalUiUrl },
+        sandbox: sandbox && { graph: sandbox.graph, key: sandbox.key, temporalUiUrl: o.temporalUiUrl },
         codec: {
           codec: encryption.codec,
           namespace: config.TEMPORAL_NAMESPACE,
@@ -89,9 +90,10 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
         },
       });
       const server = http.createServer(app);
+      const host = listenHost(config, Boolean(sandbox));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.PORT, config.HOST, resolve);
+        server.listen(config.PORT, host, resolve);
       });
       stops.push(
         () =>
@@ -101,11 +103,11 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
           }),
       );
       const { port } = server.address() as AddressInfo;
-      apiUrl = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${port}`;
+      apiUrl = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
       log(`API listening on ${apiUrl}`);
       if (sandbox) {
         sandbox.connect(`${apiUrl}${WHATSAPP_WEBHOOK_PATH}`);
-        extraUrls.push({ label: 'Sandbox', url: `${apiUrl}/sandbox` });
+        extraUrls.push({ label: 'Sandbox', url: sandboxPageUrl(apiUrl, sandbox.key) });
       }
     }
 

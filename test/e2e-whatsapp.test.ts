@@ -16,7 +16,7 @@ import { phoneDigits } from '../domain/phone';
 import { createLogger } from '../observability/logger';
 import type { RunningSystem } from '../runtime/system';
 import { createWhatsAppChannel } from '../whatsapp/channel';
-import { startFakeGraphApi, type AcceptedMessage, type FakeGraphApi, type FakeWebhookOptions, type WebhookDelivery } from '../whatsapp/fakeGraphApi';
+import { startFakeGraphApi, type AcceptedMessage, type FakeGraphApi, type FakeWebhookOptions, type WebhookDelivery } from '../sandbox/graph';
 import { createGraphClient } from '../whatsapp/graphClient';
 import { formatWhen } from '../whatsapp/render';
 import { sign } from '../whatsapp/signature';

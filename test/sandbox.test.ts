@@ -3,26 +3,32 @@
  * credentials (runtime/system.ts), driven through /sandbox by Debian's chromium. Every
  * message crosses real HTTP: the page → the public API and /sandbox/api → the fake Graph
  * API → signed webhooks → POST /api/whatsapp/webhook → the workflow → the Graph client.
+ * HOST is unset, as for a developer's `npm start`, and the page is opened through the URL the
+ * start printed, the only place its key is.
  *
  * Saves test-artifacts/sandbox.png; with UPDATE_SCREENSHOTS=1 also docs/sandbox.png, the
  * README's picture.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import type { RunningSystem } from '../runtime/system';
 import { ensureChromium, launchBrowser, type Browser } from './helpers/browser';
+import { sandboxOf, type SandboxAccess } from './helpers/sandbox';
 import { startTestSystem, type TestSystem } from './helpers/system';
 
 const ROOT = path.join(__dirname, '..');
 let ts: TestSystem;
 let system: RunningSystem;
+let sandbox: SandboxAccess;
 let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  [ts] = await Promise.all([startTestSystem('sandbox'), ensureChromium()]);
+  [ts] = await Promise.all([startTestSystem('sandbox', { HOST: '' }), ensureChromium()]);
   ({ system } = ts);
+  sandbox = sandboxOf(system);
   browser = await launchBrowser();
   page = await browser.context.newPage();
 }, 600_000); // a machine without chromium installs it first
@@ -32,14 +38,25 @@ afterAll(async () => {
   await ts?.stop();
 });
 
-test('the start banner lists the sandbox page', () => {
-  expect(system.extraUrls).toContainEqual({ label: 'Sandbox', url: `${system.apiUrl}/sandbox` });
+test('with HOST unset the sandbox listens on loopback only, and the banner lists its page with the key', async () => {
+  expect(system.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  const network = Object.values(os.networkInterfaces())
+    .flat()
+    .filter((i) => i && !i.internal)
+    .map((i) => i!.address);
+  for (const address of network) {
+    const url = `http://${address.includes(':') ? `[${address}]` : address}:${new URL(system.apiUrl!).port}/health`;
+    await expect(fetch(url)).rejects.toThrow();
+  }
+  expect(system.extraUrls).toContainEqual({ label: 'Sandbox', url: expect.stringMatching(new RegExp(`^${system.apiUrl}/sandbox/\\?key=[\\w-]{43}$`)) });
 });
 
 test('book a table, claim it from the guest phone, approve it from a manager phone', async () => {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${system.apiUrl}/sandbox`);
+  await page.goto(sandbox.url);
+  // The key left the address bar for a cookie.
+  expect(page.url()).toBe(`${system.apiUrl}/sandbox/`);
 
   // A fresh database: the page offers the demo restaurant.
   await page.click('#create-demo');
@@ -84,9 +101,9 @@ test('book a table, claim it from the guest phone, approve it from a manager pho
   if (process.env.UPDATE_SCREENSHOTS === '1') fs.writeFileSync(path.join(ROOT, 'docs', 'sandbox.png'), shot);
 });
 
-test('the sandbox API refuses what no phone could do', async () => {
-  const post = (p: string, body: unknown) =>
-    fetch(`${system.apiUrl}/sandbox/api/${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect((await post('send', { from: '87011234567', text: 'hi' })).status).toBe(400);
-  expect((await post('tap', { from: '+77015550100', messageId: 'wamid.nope', buttonId: 'APPROVE_BOOKING:1' })).status).toBe(404);
+test('the sandbox API refuses what no phone could do, and everything without the key', async () => {
+  expect((await sandbox.call('POST', 'send', { from: '87011234567', text: 'hi' })).status).toBe(400);
+  expect((await sandbox.call('POST', 'tap', { from: '+77015550100', messageId: 'wamid.nope', buttonId: 'APPROVE_BOOKING:1' })).status).toBe(404);
+  expect((await sandbox.call('POST', 'send', { from: '+77015550100', text: 'hi' }, {})).status).toBe(401);
+  expect((await fetch(`${system.apiUrl}/sandbox/`)).status).toBe(401);
 });

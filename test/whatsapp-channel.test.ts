@@ -4,7 +4,7 @@ import { idempotencyKey, type BookingDetails, type Notification } from '../domai
 import { createLogger } from '../observability/logger';
 import { createOutboxChannel, createWhatsAppChannel } from '../whatsapp/channel';
 import { WhatsAppSendError } from '../whatsapp/errors';
-import { startFakeGraphApi, type FakeGraphApi } from '../whatsapp/fakeGraphApi';
+import { startFakeGraphApi, type FakeGraphApi } from '../sandbox/graph';
 import { createGraphClient, type GraphClient } from '../whatsapp/graphClient';
 import { MANAGER_TEMPLATE_PARAMETERS } from '../whatsapp/render';
 import { createTestDatabase, type TestDatabase } from './helpers/db';

@@ -2,16 +2,16 @@ import type { Config } from '../config';
 import type { Db } from '../db/knex';
 import type { NotificationChannel } from '../domain/notifications';
 import type { Logger } from '../observability/logger';
+import { startSandboxSession, type SandboxSession } from '../sandbox/session';
 import { createOutboxChannel, createWhatsAppChannel } from './channel';
 import { graphClientFromConfig } from './graphClient';
-import { startSandboxGraph, type SandboxGraph } from './sandbox';
 
 export interface ConfiguredChannel {
   channel: NotificationChannel;
   /** What the rest of the process must use: in sandbox mode, with the session's WhatsApp settings. */
   config: Config;
   /** Sandbox mode only: the fake Graph API the channel sends to. */
-  sandbox?: SandboxGraph;
+  sandbox?: SandboxSession;
   /** Addresses worth printing at startup. */
   urls: { label: string; url: string }[];
   close(): Promise<void>;
@@ -36,7 +36,7 @@ export async function createChannelFromConfig(deps: {
   if (deps.config.SANDBOX || (!deps.config.WHATSAPP_ACCESS_TOKEN && deps.apiAndWorker)) {
     if (!deps.apiAndWorker) throw new Error('SANDBOX needs the API and the worker in one process: run it with `npm start`');
     if (deps.config.WHATSAPP_ACCESS_TOKEN) logger.warn('SANDBOX is set: the WhatsApp credentials are ignored and nothing reaches Meta');
-    const sandbox = await startSandboxGraph(deps.config);
+    const sandbox = await startSandboxSession(deps.config);
     const { config } = sandbox;
     const graph = graphClientFromConfig(config)!;
     logger.info({ apiUrl: config.WHATSAPP_API_URL }, 'sandbox mode: WhatsApp messages go to the local fake Graph API');

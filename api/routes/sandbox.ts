@@ -1,6 +1,7 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import express, { Router } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { getBooking } from '../../db/bookings';
 import { seedDemoRestaurant } from '../../db/demo';
@@ -8,26 +9,79 @@ import { getRestaurant, listMembers, listMenuItems, listTables } from '../../db/
 import { parseActionId } from '../../domain/actions';
 import { asLanguage } from '../../domain/language';
 import { phoneDigits } from '../../domain/phone';
-import type { AcceptedMessage, FakeGraphApi, InboundMessage, WebhookDelivery } from '../../whatsapp/fakeGraphApi';
+import type { AcceptedMessage, FakeGraphApi, InboundMessage, WebhookDelivery } from '../../sandbox/graph';
 import type { OutboundMessage } from '../../whatsapp/messages';
 import { LOCALES } from '../../whatsapp/render';
 import type { AppDeps } from '../app';
-import { ApiError, notFound } from '../errors';
+import { ApiError, notFound, unauthorized } from '../errors';
 import { openEventStream } from '../sse';
-import { parseBody, parseId } from '../validation';
+import { parseBody, parseId, parseQuery } from '../validation';
 import { WHATSAPP_WEBHOOK_PATH } from './whatsappWebhook';
 
 export interface SandboxDeps {
   /** The fake Graph API the channel sends to: what each phone received, and a way to write back. */
   graph: FakeGraphApi;
+  /** This start's key (SandboxSession.key): /sandbox and /sandbox/api answer only to its holder. */
+  key: string;
   /** The Temporal web UI, when `npm start` runs the dev server. */
   temporalUiUrl?: string;
 }
 
-const PAGE_DIR = path.join(__dirname, '..', '..', 'sandbox');
+export const SANDBOX_PATH = '/sandbox';
+const PAGE_DIR = path.join(__dirname, '..', '..', 'sandbox', 'page');
+const KEY_QUERY = 'key';
+const KEY_HEADER = 'X-Sandbox-Key';
+const KEY_COOKIE = 'sandbox_key';
+const KEY_CHALLENGE = 'SandboxKey realm="sandbox"';
 /** How often a chat stream looks for news; the fake keeps its records in memory. */
 const CHAT_POLL_MS = 200;
 const HEARTBEAT_MS = 15_000;
+
+/** The page's address for this start, as `npm start` prints it: the only place the key is shown. */
+export function sandboxPageUrl(apiUrl: string, key: string): string {
+  return `${apiUrl}${SANDBOX_PATH}/?${KEY_QUERY}=${encodeURIComponent(key)}`;
+}
+
+const entryQuery = z.object({ [KEY_QUERY]: z.string().max(200).optional() });
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+// Hashing first gives equal-length inputs, which timingSafeEqual needs, without leaking the key's length.
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/** The key is base64url, which a cookie carries unencoded: nothing to decode. */
+function readCookie(req: Request, name: string): string | undefined {
+  for (const pair of (req.get('cookie') ?? '').split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * Whoever reaches /sandbox can read every chat and tap for any phone, so it answers only to
+ * the holder of this start's key. The printed URL carries it once: the page's first request
+ * trades it for an HttpOnly, SameSite=Strict cookie and a redirect that drops it from the
+ * address bar. Reads (the page, its scripts, its event stream) may then rely on the cookie;
+ * writes need the X-Sandbox-Key header, which the page's script sets from GET /api/session:
+ * a page on another localhost port counts as the same site and would send the cookie too.
+ */
+function requireKey(key: string): RequestHandler {
+  const expected = digest(key);
+  const matches = (presented: string) => timingSafeEqual(digest(presented), expected);
+  const refuse = (why: string) => unauthorized(`${why}: open the sandbox URL that the start printed`, KEY_CHALLENGE);
+  return (req, res, next) => {
+    const offered = parseQuery(req, entryQuery)[KEY_QUERY];
+    if (offered !== undefined && req.method === 'GET' && req.path === '/') {
+      if (!matches(offered)) throw refuse('this is not the key of the running sandbox');
+      res.cookie(KEY_COOKIE, offered, { httpOnly: true, sameSite: 'strict', path: req.baseUrl });
+      res.redirect(303, `${req.baseUrl}/`);
+      return;
+    }
+    const presented = req.get(KEY_HEADER) ?? (SAFE_METHODS.has(req.method) ? readCookie(req, KEY_COOKIE) : undefined);
+    if (presented === undefined) throw refuse(SAFE_METHODS.has(req.method) ? 'the sandbox key is missing' : `the ${KEY_HEADER} header is missing`);
+    if (!matches(presented)) throw refuse('this is not the key of the running sandbox');
+    next();
+  };
+}
 
 /** One bubble in a participant's chat, from that participant's side. */
 export interface ChatMessage {
@@ -124,16 +178,17 @@ const tapRequest = z.object({ ...person, messageId: z.string().min(1), buttonId:
  * /sandbox: the page that plays the restaurant website and everybody's WhatsApp, and its
  * backend under /sandbox/api. The page books through the public API like any website; what
  * people write and tap here reaches POST /api/whatsapp/webhook as signed deliveries from the
- * fake Graph API, exactly the way Meta's would. Mounted only in sandbox mode.
+ * fake Graph API, exactly the way Meta's would. Mounted only in sandbox mode, behind the key.
  */
 export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router {
   const { config, db, temporal } = deps;
-  const { graph, temporalUiUrl } = deps.sandbox;
+  const { graph, key, temporalUiUrl } = deps.sandbox;
   const router = Router();
+  router.use(requireKey(key));
   router.use(express.static(PAGE_DIR, { index: 'index.html' }));
 
   router.get('/api/session', (_req, res) => {
-    res.json({ graphApiUrl: graph.url });
+    res.set('Cache-Control', 'no-store').json({ graphApiUrl: graph.url, key, keyHeader: KEY_HEADER });
   });
 
   router.get('/api/restaurants', async (_req, res) => {

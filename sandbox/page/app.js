@@ -1,5 +1,6 @@
 // The sandbox page: a restaurant website on the left, everybody's WhatsApp on the right.
 // Plain browser JavaScript, no build step; the backend is /sandbox/api (api/routes/sandbox.ts).
+// The page's own requests and the chat stream carry the session cookie the sandbox URL set.
 'use strict';
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -9,12 +10,14 @@ const state = {
   messages: [],
   booking: undefined, // the public API's answer for the last booking made here
   statusSource: undefined,
+  // This start's key, from GET /sandbox/api/session: /sandbox/api takes writes only with it in a header.
+  keyHeaders: {},
 };
 
 async function api(method, path, body) {
   const res = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(path.startsWith('/sandbox/') && state.keyHeaders), ...(body !== undefined && { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const json = res.status === 204 ? undefined : await res.json();
@@ -271,6 +274,7 @@ function followChats() {
 
 async function main() {
   const session = await api('GET', '/sandbox/api/session');
+  state.keyHeaders = { [session.keyHeader]: session.key };
   $('#graph-url').textContent = session.graphApiUrl;
   $('#restaurant').addEventListener('change', showRestaurant);
   $('#guest-phone').addEventListener('change', renderPhones);

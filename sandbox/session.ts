@@ -1,16 +1,21 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Config } from '../config';
 import { LANGUAGES } from '../domain/booking';
-import { startFakeGraphApi, type FakeGraphApi } from './fakeGraphApi';
-import { MANAGER_TEMPLATE_PARAMETERS } from './render';
+import { MANAGER_TEMPLATE_PARAMETERS } from '../whatsapp/render';
+import { startFakeGraphApi, type FakeGraphApi } from './graph';
 
-export interface SandboxGraph {
+export interface SandboxSession {
   graph: FakeGraphApi;
   /**
    * The process's settings with the WhatsApp ones of this session: the fake's address and
    * freshly generated credentials, so the channel and the webhook router agree on them.
    */
   config: Config;
+  /**
+   * Opens /sandbox and its API for this start only. Whoever holds it can read every chat and
+   * tap for any phone, so it appears nowhere but in the sandbox URL printed at start.
+   */
+  key: string;
   /** Points the fake's signed status and inbound webhooks at our own webhook route. */
   connect(webhookUrl: string): void;
   close(): Promise<void>;
@@ -22,7 +27,7 @@ export interface SandboxGraph {
  * account where that template is approved. The 24-hour window is not enforced, so managers
  * get the interactive request (the template path has tests of its own).
  */
-export async function startSandboxGraph(base: Config): Promise<SandboxGraph> {
+export async function startSandboxSession(base: Config): Promise<SandboxSession> {
   const credentials = {
     // Fifteen digits, like Meta's phone number ids.
     WHATSAPP_PHONE_NUMBER_ID: `10${randomInt(1e12, 1e13)}`,
@@ -41,6 +46,7 @@ export async function startSandboxGraph(base: Config): Promise<SandboxGraph> {
   return {
     graph,
     config: { ...base, ...credentials, WHATSAPP_API_URL: graph.url },
+    key: randomBytes(32).toString('base64url'),
     connect: (url) => graph.configureWebhook({ url, appSecret: credentials.WHATSAPP_APP_SECRET }),
     async close() {
       // Our API is gone by now: webhooks still queued would only wait out their retries.

@@ -29,6 +29,7 @@ describe('parseWebhook', () => {
     const [m] = messages(envelope({ contacts: [{ profile: { name: 'Ana Guest' }, wa_id: '77011234567' }], messages: [raw] }));
     expect(m).toEqual({
       type: 'message',
+      phoneNumberId: '123456789012345',
       kind: 'text',
       messageId: 'wamid.AAA',
       from: '77011234567',
@@ -173,6 +174,23 @@ describe('parseWebhook', () => {
 
   it('accepts an empty entry list (Meta test deliveries)', () => {
     expect(parseWebhook({ object: 'whatsapp_business_account', entry: [] })).toEqual({ events: [], skipped: 0 });
+  });
+
+  it('tells which business number each event was for', () => {
+    const body = envelope({ statuses: [{ id: 'wamid.S', status: 'sent', timestamp: '1', recipient_id: '1' }] });
+    (body.entry[0].changes[0].value.metadata as { phone_number_id: string }).phone_number_id = '999';
+    expect(statuses(body)).toEqual([expect.objectContaining({ phoneNumberId: '999' })]);
+  });
+
+  it('removes NUL and replaces lone surrogates everywhere, so Postgres can store the batch', () => {
+    const raw = { from: '77011234567', id: 'wamid.\u0000P', timestamp: '1', type: 'text', text: { body: 'a\u0000b \ud83d c \ude00 d \ud83d\ude00' } };
+    const body = JSON.parse(JSON.stringify(envelope({ contacts: [{ profile: { name: 'N\u0000' }, wa_id: '77011234567' }], messages: [raw], ['k\u0000']: 1 })));
+    const [m] = messages(body);
+    expect(m).toMatchObject({ messageId: 'wamid.P', name: 'N', text: 'ab \ufffd c \ufffd d \ud83d\ude00' });
+    // The stored copy too, keys included: nothing Postgres would refuse is left anywhere.
+    // (JSON.stringify escapes exactly these: NUL and lone surrogates.)
+    expect(JSON.stringify(body)).not.toMatch(/\\u0000|\\ud[89a-f]/);
+    expect(JSON.stringify(m.raw)).toContain('ab \ufffd c');
   });
 
   it('refuses something that is not an envelope', () => {

@@ -8,6 +8,7 @@ import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH, type WhatsAppWebhoo
 import { getBookingDetails, insertDraftBooking, upsertClient } from '../db/bookings';
 import { createDb } from '../db/knex';
 import { claimOutbound, findOutboundByIdempotencyKey, markOutboundSent } from '../db/messages';
+import { registry } from '../observability/metrics';
 import type { Payload } from '@temporalio/common';
 import type { BookingStatus } from '../domain/booking';
 import { claimCode, newClaimSecret } from '../domain/claim';
@@ -285,7 +286,8 @@ describe('POST: inbound messages', () => {
     expect(await deliver(approve.body)).toBe(200);
     expect(await deliver(reject.body)).toBe(200);
     await app.router.inbox.drain();
-    expect(await signals(b.workflowId)).toEqual([
+    // Two senders: acted on in parallel, so in either order.
+    expect((await signals(b.workflowId)).sort((x, y) => x.name.localeCompare(y.name))).toEqual([
       { name: 'approve', input: { actor: { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone }, messageId: approve.id } },
       {
         name: 'reject',
@@ -365,10 +367,13 @@ describe('POST: inbound messages', () => {
     const approve = await fake.tapButton(manager.phone, `APPROVE_BOOKING:${b.id}`, { template: true, title: 'Растау' });
     expect([claim.delivery.status, approve.delivery.status]).toEqual([200, 200]);
     await app.router.inbox.drain();
-    expect(await signals(b.workflowId)).toEqual([
-      { name: 'claim', input: { phone: guest, name: 'Ana Guest', messageId: claim.messageId } },
-      { name: 'approve', input: { actor: { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone }, messageId: approve.messageId } },
-    ]);
+    expect(await signals(b.workflowId)).toEqual(
+      expect.arrayContaining([
+        { name: 'claim', input: { phone: guest, name: 'Ana Guest', messageId: claim.messageId } },
+        { name: 'approve', input: { actor: { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone }, messageId: approve.messageId } },
+      ]),
+    );
+    expect(await signals(b.workflowId)).toHaveLength(2);
   });
 
   it('processes deliveries by itself once started', async () => {
@@ -487,5 +492,115 @@ describe('outages', () => {
     expect(await own.router.inbox.drain()).toMatchObject({ processed: 1, failed: 0 });
     expect(received).toEqual([{ workflowId: b.workflowId, name: 'claim', input: expect.objectContaining({ messageId: id }) }]);
     expect(await inbound(id).first()).toMatchObject({ processed_at: expect.any(Date) });
+  });
+});
+
+describe('hostile and foreign input', () => {
+  it('cleans NUL and lone surrogates, so the claim beside them in the batch is acted on', async () => {
+    const b = await booking();
+    const guest = testPhone();
+    const [poisonId, surrogateId, claimId] = [wamid(), wamid(), wamid()];
+    const text = (id: string, body: string) => ({ from: digits(guest), id, timestamp: '1', type: 'text', text: { body } });
+    // Escaped by hand: JSON.stringify would escape the lone surrogate the same way Meta does.
+    const raw = JSON.stringify(
+      envelope({
+        contacts: [{ profile: { name: 'Ana\u0000' }, wa_id: digits(guest) }],
+        messages: [text(poisonId, 'hi\u0000there'), text(surrogateId, 'broken \ud83d here'), text(claimId, `BOOKING:${b.code}`)],
+      }),
+    );
+    expect(raw).toContain('\\u0000');
+    expect(raw).toContain('\\ud83d');
+    expect(await deliver(raw)).toBe(200);
+    expect(await app.router.inbox.drain()).toMatchObject({ failed: 0 });
+    expect(await signals(b.workflowId)).toEqual([{ name: 'claim', input: { phone: guest, name: 'Ana', messageId: claimId } }]);
+    expect((await inbound(poisonId).first()).payload.text).toBe('hithere');
+    expect((await inbound(surrogateId).first()).payload.text).toBe('broken \ufffd here');
+  });
+
+  it('answers codes and buttons whose booking id overflows the database politely, without failing', async () => {
+    const guest = testPhone();
+    const claim = textMessage(guest, 'BOOKING:99999999999-abcd');
+    const button = tap(restaurant.managers[0].phone, 'APPROVE_BOOKING:99999999999');
+    expect(await deliver(claim.body)).toBe(200);
+    expect(await deliver(button.body)).toBe(200);
+    expect(await app.router.inbox.drain()).toEqual({ processed: 2, failed: 0 });
+    expect((repliesTo(claim.id)[0].body.text as { body: string }).body).toMatch(/Мы не нашли бронирование/);
+    expect(repliesTo(button.id)).toHaveLength(1);
+  });
+
+  it('stores a delivery for another phone_number_id as foreign and never acts on it', async () => {
+    const b = await booking();
+    const guest = testPhone();
+    const { id, body } = textMessage(guest, `BOOKING:${b.code}`);
+    const foreign = JSON.parse(JSON.stringify(body).replace(PHONE_NUMBER_ID, '999999999999999'));
+    const count = async () => Number(/outcome="foreign"} (\d+)/.exec(await registry.getSingleMetricAsString('whatsapp_webhook_events_total'))?.[1] ?? 0);
+    const before = await count();
+    expect(await deliver(foreign)).toBe(200);
+    expect(await deliver(foreign)).toBe(200); // Meta's redelivery: still one row
+    await app.router.inbox.drain();
+    expect(await inbound(id)).toEqual([expect.objectContaining({ status: 'foreign', processed_at: expect.any(Date) })]);
+    expect(await signals(b.workflowId)).toEqual([]);
+    expect(repliesTo(id)).toEqual([]);
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('answers a flooding sender once per minute with "slow down", and acts on nothing beyond the limit', async () => {
+    const flooder = testPhone();
+    const ids = Array.from({ length: FLOOD_LIMIT + 10 }, () => wamid());
+    const flood = envelope({
+      contacts: [{ profile: { name: 'Spam' }, wa_id: digits(flooder) }],
+      messages: ids.map((id) => ({ from: digits(flooder), id, timestamp: '1', type: 'text', text: { body: 'hello?' } })),
+    });
+    const b = await booking();
+    const guest = textMessage(testPhone(), `BOOKING:${b.code}`);
+    expect(await deliver(flood)).toBe(200);
+    expect(await deliver(guest.body)).toBe(200);
+    expect(await app.router.inbox.drain()).toMatchObject({ failed: 0 });
+
+    expect(await signals(b.workflowId)).toHaveLength(1);
+    const toFlooder = fake.accepted.filter((m) => m.to === digits(flooder));
+    expect(toFlooder).toHaveLength(FLOOD_LIMIT + 1);
+    expect(toFlooder.filter((m) => (m.body.text as { body: string }).body.startsWith('Вы отправляете сообщения'))).toHaveLength(1);
+    const rows = await t.db('whatsapp_messages').whereIn('provider_message_id', ids).orderBy('id');
+    expect(rows.map((r) => r.status)).toEqual([...Array(FLOOD_LIMIT).fill('received'), ...Array(10).fill('skipped')]);
+    expect(rows.every((r) => r.processed_at)).toBe(true);
+  });
+});
+
+describe('redelivery storm', () => {
+  it('acts on every message once when each delivery arrives 2-5 times, shuffled, concurrently, at two API processes', async () => {
+    const other = await startApp();
+    app.router.inbox.start();
+    other.router.inbox.start();
+    try {
+      const drafts = await Promise.all(Array.from({ length: 6 }, () => booking()));
+      const pending = await Promise.all(Array.from({ length: 6 }, () => booking({ status: 'PENDING' })));
+      const guests = drafts.map(() => testPhone());
+      const messages = [
+        ...drafts.map((b, i) => textMessage(guests[i], `BOOKING:${b.code}`)),
+        ...pending.map((b, i) => tap(restaurant.managers[i % 2].phone, `APPROVE_BOOKING:${b.id}`)),
+        ...guests.map((g) => textMessage(g, 'hello?')),
+      ];
+      const deliveries = messages.flatMap((m) => Array.from({ length: 2 + Math.floor(Math.random() * 4) }, () => m.body));
+      for (let i = deliveries.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [deliveries[i], deliveries[j]] = [deliveries[j], deliveries[i]];
+      }
+      const statuses = await Promise.all(deliveries.map((d, i) => deliver(d, { url: i % 2 ? other.url : app.url })));
+      expect(statuses.every((s) => s === 200)).toBe(true);
+
+      const ids = messages.map((m) => m.id);
+      await eventually(
+        () => t.db('whatsapp_messages').whereIn('provider_message_id', ids).whereNotNull('processed_at').count({ n: '*' }).first(),
+        (r) => Number(r?.n) === ids.length,
+      );
+      expect(await t.db('whatsapp_messages').whereIn('provider_message_id', ids)).toHaveLength(ids.length);
+      for (const b of drafts) expect((await signals(b.workflowId)).map((s) => s.name)).toEqual(['claim']);
+      for (const b of pending) expect((await signals(b.workflowId)).map((s) => s.name)).toEqual(['approve']);
+      for (const m of messages.slice(-guests.length)) expect(repliesTo(m.id)).toHaveLength(1);
+    } finally {
+      await app.router.inbox.stop();
+      await other.router.inbox.stop();
+    }
   });
 });

@@ -38,7 +38,6 @@ const flag = z
   .transform((v) => v === '1' || v === 'true');
 
 const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   // Unset means "depends on the mode": see listenHost().
   HOST: optionalString,

@@ -20,7 +20,6 @@ describe('loadConfig', () => {
   test('an empty environment gives the embedded development defaults', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
-      NODE_ENV: 'development',
       LOG_LEVEL: 'info',
       HOST: '0.0.0.0',
       PORT: 3000,

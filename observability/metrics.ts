@@ -57,3 +57,10 @@ export const httpRequestDuration = new client.Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   registers: [registry],
 });
+
+export const bookingWorkflowsRepaired = new client.Counter({
+  name: 'booking_workflows_repaired_total',
+  help: 'Open bookings whose missing workflow the reconciler started, by the booking status it found',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});

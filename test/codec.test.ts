@@ -268,6 +268,31 @@ describe('on the dev server, with the real system', () => {
       expect(await decoded.json()).toEqual({ payloads: [plain] });
     });
 
+    test("a browser signs in once and the UI's requests then carry the token as a cookie", async () => {
+      const page = await call('/codec/login');
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<form method="post" action="login">');
+      const signIn = (token: string) =>
+        call('/codec/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token }).toString(),
+        });
+      const refused = await signIn('wrong-token-0123456789');
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('set-cookie')).toBeNull();
+
+      const signedIn = await signIn(ts.adminToken);
+      expect(signedIn.status).toBe(200);
+      const cookie = signedIn.headers.get('set-cookie')!;
+      expect(cookie).toMatch(/^wa_codec_token=[^;]+; Max-Age=28800; Path=\/codec; Expires=[^;]+; HttpOnly; SameSite=Strict$/);
+      const decoded = await post('decode', { payloads: encryptedPayloads() }, { cookie: cookie.split(';')[0]! });
+      expect(decoded.status).toBe(200);
+      const forged = await post('decode', { payloads: [] }, { cookie: 'wa_codec_token=wrong-token-0123456789' });
+      expect(forged.status).toBe(401);
+      expect((await post('decode', { payloads: [] }, { cookie: 'wa_codec_token=%E0%A4%A' })).status).toBe(401);
+    });
+
     test('answers the CORS preflight of the configured UI, and only of it', async () => {
       const preflight = (origin: string) =>
         call('/codec/decode', {

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { onUnhandledSignal, withSignalListenersAsFallbacks } from '../runtime/signals';
 import { findFreePort, startDevServer } from '../temporal/devServer';
+import { ENCRYPTED_ENCODING } from '../temporal/codec';
 import { BookingStatusKey } from '../temporal/searchAttributes';
 import {
   connectDevServer,
@@ -40,11 +41,15 @@ describe('shared dev server', () => {
   });
   afterAll(() => dev.close());
 
-  test('runs a workflow', async () => {
+  test('runs a workflow, its payloads encrypted', async () => {
+    const workflowId = uniqueId('greet');
     const result = await withWorker(dev, { workflowsPath }, (taskQueue) =>
-      dev.client.workflow.execute(greet, { args: ['dev'], taskQueue, workflowId: uniqueId('greet') }),
+      dev.client.workflow.execute(greet, { args: ['dev'], taskQueue, workflowId }),
     );
     expect(result).toMatch(/^hello dev from test-/);
+    const { events } = await dev.client.workflow.getHandle(workflowId).fetchHistory();
+    const [completed] = events!.find((e) => e.workflowExecutionCompletedEventAttributes)!.workflowExecutionCompletedEventAttributes!.result!.payloads!;
+    expect(Buffer.from(completed!.metadata!.encoding!).toString()).toBe(ENCRYPTED_ENCODING);
   });
 
   test('has our search attributes', () => searchAttributesAreRegistered(dev));
@@ -120,6 +125,20 @@ test('a dev server keeps its workflows in the SQLite file across restarts', asyn
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the dev server's web UI is told the codec endpoint", async () => {
+  const port = await findFreePort();
+  const uiPort = await findFreePort();
+  const endpoint = 'http://127.0.0.1:3999/codec';
+  const server = await startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH!, port, uiPort, namespace: 'default', uiCodecEndpoint: endpoint });
+  try {
+    // The UI's own settings API: what its browser code reads to find the codec server.
+    const settings = (await (await fetch(`${server.uiUrl}/api/v1/settings`)).json()) as { Codec: { Endpoint: string } };
+    expect(settings.Codec.Endpoint).toBe(endpoint);
+  } finally {
+    await server.stop();
   }
 });
 

@@ -1,6 +1,6 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import cors from 'cors';
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { requireAdmin } from '../auth';
 import { ApiError } from '../errors';
@@ -12,6 +12,43 @@ import { parseBody } from '../validation';
  * proto JSON of Temporal Payloads (bytes in base64), so the Temporal UI and CLI can show
  * operators what the encrypted histories hold. Behind the admin token.
  */
+/**
+ * A browser cannot add our bearer token to the Temporal UI's requests: the UI sends an
+ * Authorization header only with its own OIDC access token (codec.passAccessToken), and
+ * otherwise only cookies (codec.includeCredentials, "Include cross-origin credentials" in its
+ * codec settings). So an operator signs in once at GET /codec/login, which keeps the admin
+ * token in an HttpOnly cookie scoped to /codec; SameSite=Strict keeps other sites from using it.
+ */
+export const CODEC_COOKIE = 'wa_codec_token';
+const COOKIE_MAX_AGE_S = 8 * 60 * 60;
+
+const LOGIN_PAGE = (message = '') => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>wa-booking · codec sign-in</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto">
+<h1>Decode payloads in the Temporal UI</h1>
+${message}
+<form method="post" action="login">
+  <label>Admin token <input type="password" name="token" autocomplete="off" required></label>
+  <button>Sign in</button>
+</form>
+<p>Then, in the Temporal UI's codec server settings, use the endpoint of this page without
+<code>/login</code> and tick <em>Include cross-origin credentials</em>.</p>
+</body></html>`;
+
+/** The codec cookie, as the bearer token requireAdmin reads, for requests that carry no Authorization header. */
+const COOKIE_VALUE = new RegExp(`(?:^|;\\s*)${CODEC_COOKIE}=([^;]+)`);
+const bearerFromCookie: RequestHandler = (req, _res, next) => {
+  const token = COOKIE_VALUE.exec(req.get('cookie') ?? '')?.[1];
+  if (token && !req.get('authorization')) {
+    try {
+      req.headers.authorization = `Bearer ${decodeURIComponent(token)}`;
+    } catch {
+      // A malformed cookie counts as none: requireAdmin refuses the request.
+    }
+  }
+  next();
+};
+
 export interface CodecDeps {
   codec: PayloadCodec;
   adminToken: string;
@@ -64,7 +101,27 @@ export function codecRouter(deps: CodecDeps): Router {
       maxAge: 600,
     }),
   );
-  router.use(requireAdmin(deps.adminToken));
+  const admin = requireAdmin(deps.adminToken);
+
+  router.get('/login', (_req, res) => {
+    res.type('html').send(LOGIN_PAGE());
+  });
+  router.post('/login', express.urlencoded({ extended: false, limit: '2kb' }), (req, res) => {
+    const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
+    req.headers.authorization = `Bearer ${token}`;
+    admin(req, res, () => {
+      res.cookie(CODEC_COOKIE, token, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: req.secure,
+        path: req.baseUrl,
+        maxAge: COOKIE_MAX_AGE_S * 1000,
+      });
+      res.type('html').send(LOGIN_PAGE('<p><strong>Signed in</strong> for 8 hours.</p>'));
+    });
+  });
+
+  router.use(bearerFromCookie, admin);
   router.use(express.json({ limit: BODY_LIMIT }));
 
   for (const direction of ['decode', 'encode'] as const) {

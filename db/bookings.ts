@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Actor, BookingStatus } from '../domain/booking';
-import { TABLE_HOLDING_STATUSES } from '../domain/booking';
+import { BOOKING_STATUSES, isFinal, TABLE_HOLDING_STATUSES } from '../domain/booking';
 import type { BookingDetails } from '../domain/notifications';
 import { notifyStatusChange } from './bookingEvents';
 import type { Db } from './knex';
@@ -79,6 +79,24 @@ export async function latestBookingForPhone(db: Db, phone: string): Promise<Book
     .where('c.phone', phone)
     .orderBy('b.created_at', 'desc')
     .first();
+}
+
+/**
+ * Bookings whose workflow should be running, created before `createdBefore`, by id after
+ * `afterId`: every non-final one, except an APPROVED one whose visit is over (its workflow
+ * would only end). A DRAFT or PENDING one past its deadlines is included: its workflow expires it.
+ */
+export async function listOpenBookings(
+  db: Db,
+  page: { createdBefore: Date; afterId: number; limit: number },
+): Promise<BookingRow[]> {
+  const open = BOOKING_STATUSES.filter((s) => !isFinal(s) && s !== 'APPROVED');
+  return bookings(db)
+    .where((q) => q.whereIn('b.status', open).orWhere((approved) => approved.where('b.status', 'APPROVED').where('b.ends_at', '>', db.fn.now())))
+    .where('b.created_at', '<', page.createdBefore)
+    .where('b.id', '>', page.afterId)
+    .orderBy('b.id')
+    .limit(page.limit);
 }
 
 /** Whether a table-holding booking of this table overlaps [startsAt, endsAt). Served by the GiST exclusion index. */

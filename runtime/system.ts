@@ -13,6 +13,7 @@ import { createDb, migrateLatest } from '../db/knex';
 import { createPayloadEncryption } from '../temporal/codec';
 import type { Logger } from '../observability/logger';
 import { createChannelFromConfig } from '../whatsapp/channelFromConfig';
+import { startReconciler } from '../temporal/reconciler';
 import { createBookingWorker } from '../worker/worker';
 import { installTemporalRuntime } from './temporalRuntime';
 
@@ -105,6 +106,8 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const { port } = server.address() as AddressInfo;
       apiUrl = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
       log(`API listening on ${apiUrl}`);
+      const reconciler = startReconciler({ db, temporal, config, logger });
+      stops.push(() => reconciler.stop());
       if (sandbox) {
         sandbox.connect(`${apiUrl}${WHATSAPP_WEBHOOK_PATH}`);
         extraUrls.push({ label: 'Sandbox', url: sandboxPageUrl(apiUrl, sandbox.key) });

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { loadConfig } from '../../config';
+import { generatePayloadKeys, parsePayloadKeys } from '../../config/payloadKeys';
+import { createPayloadEncryption } from '../../temporal/codec';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded';
 import { findFreePort, startDevServer, type DevServerHandle } from '../../temporal/devServer';
 import { provisionTemporalCli } from '../../temporal/provision';
@@ -51,7 +52,10 @@ export interface Stack {
   temporal: Server;
   api: Role;
   worker: Role;
+  /** Reads and signals booking workflows (with the app's payload keys). */
   client: Client;
+  /** For the bench's floor workflows, whose worker has no keys. */
+  plainClient: Client;
   sql: Pool;
   webhook: WebhookSender;
   admin<T = any>(method: string, path: string, body?: unknown): Promise<T>;
@@ -137,7 +141,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
     const connection = await Connection.connect({ address: temporalAddress });
     stops.push(() => connection.close());
-    const client = new Client({ connection, namespace: NAMESPACE });
+    // The harness reads booking workflows (queries, histories), so it holds the app's keys.
+    const payloadKeys = generatePayloadKeys();
+    const client = new Client({ connection, namespace: NAMESPACE, dataConverter: createPayloadEncryption(parsePayloadKeys(payloadKeys).keys).dataConverter });
+    const plainClient = new Client({ connection, namespace: NAMESPACE });
     const sql = new Pool({ connectionString: databaseUrl, max: 4 });
     sql.on('error', () => {}); // idle clients die with a killed Postgres; the next query reconnects
     stops.push(() => sql.end());
@@ -162,7 +169,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
       WHATSAPP_APP_SECRET: APP_SECRET,
       WHATSAPP_VERIFY_TOKEN: 'bench-verify-token',
-      TEMPORAL_PAYLOAD_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+      TEMPORAL_PAYLOAD_KEYS: payloadKeys,
       ...o.env,
     };
     const role = (name: 'api' | 'worker', ready: (child: Child) => Promise<unknown>): Role => {
@@ -212,7 +219,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       return text ? JSON.parse(text) : undefined;
     };
 
-    return { dir, databaseUrl, temporalAddress, apiUrl, graph, pg, temporal, api, worker, client, sql, webhook, admin, stop };
+    return { dir, databaseUrl, temporalAddress, apiUrl, graph, pg, temporal, api, worker, client, plainClient, sql, webhook, admin, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -52,7 +52,7 @@ export async function actOn(stack: Stack, r: Restaurant, bookings: Booking[], ta
 export async function rawSignals(stack: Stack, signals: number, concurrency: number) {
   const workflows = Math.ceil(signals / 2);
   const handles = await Promise.all(
-    Array.from({ length: workflows }, () => stack.client.workflow.start('floorSignals', { taskQueue: FLOOR_TASK_QUEUE, workflowId: `floor-signals-${randomUUID()}`, args: [2] })),
+    Array.from({ length: workflows }, () => stack.plainClient.workflow.start('floorSignals', { taskQueue: FLOOR_TASK_QUEUE, workflowId: `floor-signals-${randomUUID()}`, args: [2] })),
   );
   const run = await closedLoop(signals, concurrency, (i) => handles[i % workflows].signal(pingSignal));
   return run.perSecond;

@@ -53,7 +53,7 @@ export async function signalToPostFloor(stack: Stack, n: number) {
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = randomUUID();
-      const handle = await stack.client.workflow.start('floorNotify', { taskQueue: FLOOR_TASK_QUEUE, workflowId: `floor-notify-${id}`, args: [sink.url, id] });
+      const handle = await stack.plainClient.workflow.start('floorNotify', { taskQueue: FLOOR_TASK_QUEUE, workflowId: `floor-notify-${id}`, args: [sink.url, id] });
       await sleep(50); // its first task done, as a DRAFT booking's is long before its claim
       const t0 = performance.now();
       await handle.signal(pingSignal);

@@ -1,0 +1,46 @@
+import { approveId, digits, newGuest } from '../../bench/lib/fixtures';
+import { buttonTap, inboundText, newMessageId } from '../../bench/lib/meta';
+import type { Checks } from '../checks';
+import { startFaultProxy } from '../faultProxy';
+import { allReach, noDoubleTransitions, noDuplicateSends, noFailedWorkflows, noInboundLost, rowsMatchWorkflows } from '../invariants';
+import { chaosStack, createBookings } from './common';
+
+/**
+ * 30% of sends answered 500 or 429 and every send to the second manager refused with
+ * 131026: each message still reaches the Graph API exactly once, and bookings progress.
+ */
+export async function graphFaults(c: Checks) {
+  let proxy: Awaited<ReturnType<typeof startFaultProxy>> | undefined;
+  const unreachable = '77010000002'; // the second manager seeded by seedRestaurant
+  const { stack, r } = await chaosStack('chaos-graph', {
+    graphUrl: async (fake) => (proxy = await startFaultProxy(fake, { transientRate: 0.3, undeliverable: [unreachable] })).url,
+  });
+  try {
+    const bookings = await createBookings(stack, r, 20);
+    const ids = bookings.map((b) => b.id);
+    const acked: string[] = [];
+    const post = async (id: string, body: unknown) => {
+      if ((await stack.webhook.post(body)) === 200) acked.push(id);
+    };
+    await Promise.all(bookings.map((b) => ((id) => post(id, inboundText(newGuest(), b.claimText, id)))(newMessageId())));
+    await allReach(stack, c, ids, ['PENDING'], 90_000);
+    await Promise.all(bookings.map((b) => ((id) => post(id, buttonTap(digits(r.managers[0].phone), approveId(b.id), id)))(newMessageId())));
+    await allReach(stack, c, ids, ['APPROVED'], 90_000);
+    const injected = proxy!.injected;
+    c.check('faults were injected', injected.status500 + injected.status429 > 0 && injected.code131026 > 0, JSON.stringify(injected));
+    c.check('nothing accepted for the 131026 manager', !stack.graph.accepted.some((m) => m.to === unreachable));
+    const approvedGuests = await stack.sql.query(
+      `select count(distinct b.id)::int as n from bookings b join whatsapp_messages m on m.booking_id = b.id and m.direction = 'out' and m.purpose = 'guestApproved' and m.provider_message_id is not null where b.id = any($1)`,
+      [ids],
+    );
+    c.check('every guest got the approval despite the faults', approvedGuests.rows[0].n === ids.length, `${approvedGuests.rows[0].n}/${ids.length}`);
+    await noDuplicateSends(stack, c);
+    await noInboundLost(stack, c, acked);
+    await noDoubleTransitions(stack, c);
+    await rowsMatchWorkflows(stack, c, ids);
+    await noFailedWorkflows(stack, c);
+  } finally {
+    await stack.stop();
+    await proxy?.close();
+  }
+}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { stopLeftover } from '../runtime/leftovers';
+import { readPidFile, stopLeftover, stopWithThisProcess } from '../runtime/leftovers';
 import { withSignalListenersAsFallbacks } from '../runtime/signals';
 
 const OUTPUT_TAIL_LINES = 20;
@@ -75,6 +75,13 @@ export async function startEmbeddedPostgres(opts: {
         `Its last output:\n${output.map((l) => `  ${l}`).join('\n') || '  (none)'}`,
     );
   });
+  // The server writes its pid there before it accepts connections.
+  const postmaster = readPidFile(path.join(databaseDir, 'postmaster.pid'));
+  const cancelWatchdog = postmaster ? stopWithThisProcess(postmaster, 'SIGINT') : () => {};
+  const stop = async () => {
+    cancelWatchdog();
+    await pg.stop();
+  };
   const database = opts.database ?? 'wa_booking';
   try {
     const client = pg.getPgClient('postgres', '127.0.0.1');
@@ -87,12 +94,12 @@ export async function startEmbeddedPostgres(opts: {
     }
   } catch (err) {
     // The caller gets no handle to stop it with.
-    await pg.stop();
+    await stop();
     throw err;
   }
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${opts.port}/${database}`,
-    stop: () => pg.stop(),
+    stop,
   };
 }
 

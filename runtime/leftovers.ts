@@ -1,11 +1,36 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 
 /**
  * Servers that `npm start` runs (the embedded Postgres, the Temporal dev server) outlive it
- * when it is killed with SIGKILL: nothing in Node can make a child die with its parent. The
- * next start finds them through their pid files and stops them, so their ports and data
- * dirs are free again.
+ * when it is killed with SIGKILL: Node cannot ask Linux to kill a child with its parent
+ * (prctl PR_SET_PDEATHSIG). Two defences: a watchdog per server stops it within a second
+ * of our death, and, should the watchdog be gone too, the next start finds the server
+ * through its pid file and stops it, so its ports and data dir are free again.
  */
+
+/** The watchdog's name in `ps`, and what tells it apart in /proc. */
+export const WATCHDOG_NAME = 'wa-booking-watchdog';
+
+/**
+ * Starts a watchdog that sends `signal` to the server (its process group with `group`) once
+ * this process is gone. It is a detached shell loop, so a Ctrl-C on the terminal or the
+ * death of our process group does not take it down first. Returns its cancel function,
+ * for when we stop the server ourselves.
+ */
+export function stopWithThisProcess(pid: number, signal: NodeJS.Signals, opts: { group?: boolean } = {}): () => void {
+  const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -s "$2" -- "$3" 2>/dev/null';
+  const target = opts.group ? `-${pid}` : String(pid);
+  const watchdog = spawn('/bin/sh', ['-c', script, WATCHDOG_NAME, String(process.pid), signal.replace(/^SIG/, ''), target], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watchdog.on('error', () => {}); // no /bin/sh: the pid file is the only defence left
+  watchdog.unref();
+  return () => {
+    if (watchdog.exitCode === null && watchdog.signalCode === null) watchdog.kill('SIGKILL');
+  };
+}
 
 /**
  * True while the process exists and is not a zombie. Nothing reaps our children once their

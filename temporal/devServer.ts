@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { stopLeftover } from '../runtime/leftovers';
+import { stopLeftover, stopWithThisProcess } from '../runtime/leftovers';
 import { onUnhandledSignal, SHUTDOWN_SIGNALS } from '../runtime/signals';
 import { SEARCH_ATTRIBUTES } from './searchAttributes';
 
@@ -101,6 +101,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
     throw new Error(`Cannot run the Temporal CLI ${opts.cliPath}: ${err.message}`);
   });
   track(child);
+  const cancelWatchdog = stopWithThisProcess(child.pid!, 'SIGTERM', { group: true });
   if (opts.pidFile) fs.writeFileSync(opts.pidFile, `${child.pid}\n`);
 
   const stop = async () => {
@@ -114,6 +115,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
     // The group may outlive its leader (a shim's child): make sure nothing is left.
     killGroup(child, 'SIGKILL');
     untrack(child);
+    cancelWatchdog();
     if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
   };
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { obtainAdminToken } from '../config/adminToken';
-import { isRunning, readPidFile } from '../runtime/leftovers';
+import { isRunning, readPidFile, WATCHDOG_NAME } from '../runtime/leftovers';
 import { findFreePort } from '../temporal/devServer';
 
 // `npm start` as a user runs it: the real script, its embedded Postgres and Temporal dev
@@ -74,55 +74,92 @@ async function waitHealthy(stack: Stack, withinMs: number): Promise<number> {
   throw new Error(`not healthy within ${withinMs} ms:\n${stack.output()}`);
 }
 
-test('after SIGKILL of npm start, the next start on the same ports stops the leftovers and is healthy', async () => {
+/** The watchdogs a stack started, found by their command line: `sh -c <loop> wa-booking-watchdog <stack pid> ...`. */
+function watchdogsOf(stackPid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv[3] === WATCHDOG_NAME && argv[4] === String(stackPid);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+const serverPids = () => ({
+  temporal: readPidFile(path.join(dataDir, 'temporal.pid')),
+  postgres: readPidFile(path.join(dataDir, 'postgres', 'postmaster.pid')),
+});
+
+async function until(condition: () => boolean, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
+async function stopCleanly(stack: Stack): Promise<void> {
+  const { temporal } = serverPids();
+  stack.child.kill('SIGTERM');
+  await stack.exited;
+  expect(stack.child.exitCode).toBe(0);
+  // Nothing left: no pid file, no server, no watchdog.
+  expect(fs.existsSync(path.join(dataDir, 'temporal.pid'))).toBe(false);
+  expect(isRunning(temporal!)).toBe(false);
+  expect(watchdogsOf(stack.child.pid!)).toEqual([]);
+}
+
+test('npm start killed with SIGKILL takes its servers down within seconds; the next start on the same ports is healthy', async () => {
   const first = startStack();
   await waitHealthy(first, HEALTHY_WITHIN_MS);
-  const temporalPid = readPidFile(path.join(dataDir, 'temporal.pid'));
-  const postgresPid = readPidFile(path.join(dataDir, 'postgres', 'postmaster.pid'));
-  expect(temporalPid).toBeDefined();
-  expect(postgresPid).toBeDefined();
+  const file = path.join(dataDir, 'admin-token');
+  const token = fs.readFileSync(file, 'utf8').trim();
+  // Shown the one time it is generated ...
+  expect(first.output()).toContain(`Admin token  ${token}   (generated now, shown once; kept in ${file})`);
+  const { temporal, postgres } = serverPids();
+  expect(watchdogsOf(first.child.pid!)).toHaveLength(2);
 
   first.child.kill('SIGKILL');
   await first.exited;
-  // Nothing in Node takes them down with it: this is what used to block the next start.
-  expect(isRunning(temporalPid!)).toBe(true);
-  expect(isRunning(postgresPid!)).toBe(true);
+  expect(await until(() => !isRunning(temporal!) && !isRunning(postgres!), 10_000)).toBe(true);
 
   const second = startStack();
   await waitHealthy(second, 60_000);
-  expect(second.output()).toContain(`stopped the embedded PostgreSQL (pid ${postgresPid})`);
-  expect(second.output()).toContain(`stopped the Temporal dev server (pid ${temporalPid})`);
-  expect(isRunning(temporalPid!)).toBe(false);
-  expect(isRunning(postgresPid!)).toBe(false);
-
-  const newTemporal = readPidFile(path.join(dataDir, 'temporal.pid'))!;
-  second.child.kill('SIGTERM');
-  await second.exited;
-  expect(second.child.exitCode).toBe(0);
-  // A clean stop leaves no pid file behind and nothing running.
-  expect(fs.existsSync(path.join(dataDir, 'temporal.pid'))).toBe(false);
-  expect(isRunning(newTemporal)).toBe(false);
+  // ... and never again.
+  expect(second.output()).toContain(`Admin token  kept in ${file}`);
+  expect(second.output()).not.toContain(token);
+  await stopCleanly(second);
 });
 
-test('the admin token is printed only by the start that generated it', async () => {
-  // The first test's first start generated it; this start reads it from the file.
-  const file = path.join(dataDir, 'admin-token');
-  const kept = fs.readFileSync(file, 'utf8').trim();
-  const fromFile = startStack();
-  await waitHealthy(fromFile, 60_000);
-  fromFile.child.kill('SIGTERM');
-  await fromFile.exited;
-  expect(fromFile.output()).toContain(`Admin token  kept in ${file}`);
-  expect(fromFile.output()).not.toContain(kept);
-
+test('when the watchdogs died too, the next start stops the servers left running through their pid files', async () => {
   const configured = 'configured-admin-token-0123456789';
-  const fromEnv = startStack({ ADMIN_API_TOKEN: configured });
-  await waitHealthy(fromEnv, 60_000);
-  fromEnv.child.kill('SIGTERM');
-  await fromEnv.exited;
-  expect(fromEnv.output()).toContain('Admin token  from ADMIN_API_TOKEN');
-  expect(fromEnv.output()).not.toContain(configured);
-  expect(fromEnv.output()).not.toContain(kept);
+  const first = startStack({ ADMIN_API_TOKEN: configured });
+  await waitHealthy(first, 60_000);
+  expect(first.output()).toContain('Admin token  from ADMIN_API_TOKEN');
+  expect(first.output()).not.toContain(configured);
+  const { temporal, postgres } = serverPids();
+
+  const watchdogs = watchdogsOf(first.child.pid!);
+  expect(watchdogs).toHaveLength(2);
+  for (const pid of watchdogs) process.kill(pid, 'SIGKILL');
+  first.child.kill('SIGKILL');
+  await first.exited;
+  // With nobody to stop them, they would hold the ports and the data dir's lock for good.
+  expect(await until(() => !isRunning(temporal!) || !isRunning(postgres!), 2_500)).toBe(false);
+
+  const second = startStack();
+  await waitHealthy(second, 60_000);
+  expect(second.output()).toContain(`stopped the embedded PostgreSQL (pid ${postgres}) that an earlier start left running`);
+  expect(second.output()).toContain(`stopped the Temporal dev server (pid ${temporal}) that an earlier start left running`);
+  expect(isRunning(temporal!)).toBe(false);
+  expect(isRunning(postgres!)).toBe(false);
+  await stopCleanly(second);
 });
 
 test('obtainAdminToken tells a generated token from a kept or configured one', () => {

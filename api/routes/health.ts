@@ -26,7 +26,7 @@ async function check(name: string, probe: () => PromiseLike<unknown>, log: Logge
   }
 }
 
-/** GET /health for load balancers and `npm start`: 200 when Postgres and Temporal both answer, else 503. */
+/** GET /health for load balancers and docker-compose's healthcheck: 200 when Postgres and Temporal both answer, else 503. */
 export function healthRouter({ db, temporal }: Pick<AppDeps, 'db' | 'temporal'>): Router {
   const router = Router();
   router.get('/health', async (req, res) => {

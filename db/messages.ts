@@ -272,11 +272,20 @@ export async function markInboxProcessed(db: Db, id: number, owner: string, book
     });
 }
 
-/** A failed attempt: retried after `retryInMs`, or, when `dead`, parked in the dead letter. */
-export async function markInboxFailed(db: Db, id: number, owner: string, f: { error: string; retryInMs: number; dead: boolean }): Promise<void> {
+/**
+ * A failed attempt: retried after `retryInMs`, or, when `dead`, parked in the dead letter.
+ * `countAttempt: false` gives back the attempt the claim counted (an outage, not the row's fault).
+ */
+export async function markInboxFailed(
+  db: Db,
+  id: number,
+  owner: string,
+  f: { error: string; retryInMs: number; dead: boolean; countAttempt: boolean },
+): Promise<void> {
   await db('whatsapp_messages')
     .where({ id, lease_owner: owner })
     .update({
+      ...(!f.countAttempt && { attempts: db.raw('attempts - 1') }),
       last_error: f.error.slice(0, 1000),
       next_attempt_at: db.raw('now() + make_interval(secs => ?)', [f.retryInMs / 1000]),
       dead_at: f.dead ? db.fn.now() : null,

@@ -32,7 +32,7 @@ function inbox(over: Partial<InboxOptions> & Pick<InboxOptions, 'process'>): Inb
 
 /** Drains until no row is due, waiting out retry backoffs in between. */
 async function drainAll(...inboxes: Inbox[]): Promise<void> {
-  for (let i = 0; i < 50; i++) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
     await Promise.all(inboxes.map((b) => b.drain()));
     const open = await t.db('whatsapp_messages').whereNull('processed_at').whereNull('dead_at').count({ n: '*' }).first();
     if (Number(open?.n) === 0) return;
@@ -66,6 +66,31 @@ describe('leases and retries', () => {
     });
     const metrics = await registry.getSingleMetricAsString('whatsapp_inbox_rows_total');
     expect(metrics).toMatch(/outcome="dead"} [1-9]/);
+  });
+
+  it('spends no attempts on an outage, however long, and acts on the row once it is over', async () => {
+    const m = message(testPhone());
+    await store([m]);
+    let failures = 0;
+    const outage = new Error('temporal unreachable');
+    const box = inbox({
+      isOutage: (err) => err === outage,
+      process: async () => {
+        if (failures < 6) {
+          failures++;
+          throw outage;
+        }
+        return {};
+      },
+    });
+    await drainAll(box);
+    expect(failures).toBe(6); // twice the row's attempts
+    expect(await t.db('whatsapp_messages').where({ provider_message_id: m.providerMessageId }).first()).toMatchObject({
+      attempts: 1,
+      dead_at: null,
+      processed_at: expect.any(Date),
+      last_error: 'temporal unreachable',
+    });
   });
 
   it('backs off exponentially between attempts', async () => {

@@ -2,7 +2,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { PG_INT_MAX } from '../api/validation';
 import type { Config } from '../config';
-import { findBookingByClaimCode, getBooking, getBookingDetails, getGuestContact, latestBookingForPhone, type BookingRow } from '../db/bookings';
+import { findBookingByClaimCode, getBooking, latestBookingForPhone, type BookingRow } from '../db/bookings';
+import { getBookingDetails } from '../db/bookingViews';
+import { getGuestContact } from '../db/clients';
 import type { Db } from '../db/knex';
 import type { WhatsAppMessageRow } from '../db/messages';
 import { findMembershipByPhone, getRestaurant } from '../db/restaurants';
@@ -27,6 +29,28 @@ export interface InboundDeps {
   temporal: WorkflowSignaller;
   logger: Logger;
   channel: NotificationChannel;
+}
+
+// gRPC DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE: Temporal is down or overloaded.
+const TEMPORAL_OUTAGE_CODES = new Set([4, 8, 14]);
+// The database is unreachable, restarting, or refused the connection.
+const DATABASE_OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '08001', '08006']);
+
+/**
+ * Whether a processing failure says "the world is down" rather than "this row cannot be
+ * done": the inbox retries those without spending the row's attempts, so an outage of
+ * Temporal, Postgres or WhatsApp longer than the backoff schedule never dead-letters the
+ * rows that arrived meanwhile.
+ */
+export function isOutage(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (isWhatsAppSendError(e)) return e.retryable;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number' && TEMPORAL_OUTAGE_CODES.has(code)) return true;
+    if (typeof code === 'string' && DATABASE_OUTAGE_CODES.has(code)) return true;
+    if (e.name === 'KnexTimeoutError') return true;
+  }
+  return false;
 }
 
 /** What processing found out; the booking is written on the inbound row for the booking's record. */

@@ -80,6 +80,8 @@ export interface InboxOptions {
   concurrency: number;
   /** Attempts before a row goes to the dead letter (INBOX_MAX_ATTEMPTS). */
   maxAttempts: number;
+  /** Failures that are not the row's fault (an outage): retried with backoff, never counted as an attempt. */
+  isOutage?: (err: unknown) => boolean;
   /** How often a started inbox looks for due rows without a kick (default 5 s). */
   intervalMs?: number;
   /** Longer than processing a row can take (Temporal and Graph API calls with their timeouts). */
@@ -107,6 +109,9 @@ export function createInbox(deps: InboxOptions): Inbox {
   let claiming: Promise<void> | undefined;
   let again = false;
   let stopping = false;
+  // Since when attempts fail for an outage (until one succeeds): the rows' backoff grows with
+  // the outage, as it would with their attempts, which an outage does not spend.
+  let outageSince: number | undefined;
 
   async function handle(row: WhatsAppMessageRow, owner: string): Promise<void> {
     const log = { rowId: row.id, direction: row.direction, messageId: row.providerMessageId, attempt: row.attempts };
@@ -116,15 +121,19 @@ export function createInbox(deps: InboxOptions): Inbox {
       const outcome = await deps.process(row);
       await markInboxProcessed(db, row.id, owner, outcome.bookingId);
       totals.processed++;
+      outageSince = undefined;
       inboxRows.inc({ outcome: 'processed' });
     } catch (err) {
       totals.failed++;
-      const dead = row.attempts >= maxAttempts;
+      const outage = row.attempts <= maxAttempts && (deps.isOutage?.(err) ?? false);
+      const dead = !outage && row.attempts >= maxAttempts;
       inboxRows.inc({ outcome: dead ? 'dead' : 'failed' });
-      const retryInMs = Math.min(retryDelayMs * 2 ** (row.attempts - 1), MAX_RETRY_DELAY_MS);
+      const backoff = outage ? Math.max(retryDelayMs, Date.now() - (outageSince ??= Date.now())) : retryDelayMs * 2 ** (row.attempts - 1);
+      const retryInMs = Math.min(backoff, MAX_RETRY_DELAY_MS);
       if (dead) logger.error({ err, ...log }, 'inbox row failed its last attempt: dead-lettered');
-      else logger.warn({ err, ...log, retryInMs }, 'inbox row failed; will retry');
-      await markInboxFailed(db, row.id, owner, { error: err instanceof Error ? err.message : String(err), retryInMs, dead }).catch((e: unknown) =>
+      else logger.warn({ err, ...log, retryInMs, outage }, 'inbox row failed; will retry');
+      const failure = { error: err instanceof Error ? err.message : String(err), retryInMs, dead, countAttempt: !outage };
+      await markInboxFailed(db, row.id, owner, failure).catch((e: unknown) =>
         // The lease runs out and the row is tried again.
         logger.error({ err: e, rowId: row.id }, 'inbox failure not recorded: database unavailable'),
       );

@@ -4,7 +4,7 @@ import type { Db } from '../../db/knex';
 import type { NotificationChannel } from '../../domain/notifications';
 import type { Logger } from '../../observability/logger';
 import { webhookEvents, webhookRejected } from '../../observability/metrics';
-import { createInboundProcessor, type WorkflowSignaller } from '../../whatsapp/inbound';
+import { createInboundProcessor, isOutage, type WorkflowSignaller } from '../../whatsapp/inbound';
 import { createInbox, recordWebhookEvents, type Inbox } from '../../whatsapp/inbox';
 import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
 import { parseWebhook } from '../../whatsapp/webhookPayload';
@@ -51,6 +51,7 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     db,
     logger: deps.logger,
     process: createInboundProcessor(deps),
+    isOutage,
     concurrency: config.INBOX_CONCURRENCY,
     maxAttempts: config.INBOX_MAX_ATTEMPTS,
     intervalMs: deps.inboxIntervalMs,

@@ -76,6 +76,7 @@ export async function up(knex: Knex): Promise<void> {
           processed_at = case when best.status = 'failed' then null else m.processed_at end,
           attempts = case when best.status = 'failed' then 0 else m.attempts end,
           next_attempt_at = case when best.status = 'failed' then null else m.next_attempt_at end,
+          dead_at = case when best.status = 'failed' then null else m.dead_at end,
           updated_at = now()
       from (
         select distinct on (provider_message_id) provider_message_id, status,

@@ -33,8 +33,8 @@ export function stopWithThisProcess(pid: number, signal: NodeJS.Signals, opts: {
 }
 
 /**
- * True while the process exists and is not a zombie. Nothing reaps our children once their
- * parent was killed (pid 1 may not), so a stopped server can stay a zombie, which holds no
+ * True while the process exists and is not a zombie. An orphaned server that stops is
+ * reaped by pid 1 only if pid 1 reaps (a minimal container init may not); a zombie holds no
  * port. A multi-threaded one (the Go CLI) shows its main thread as a zombie while its other
  * threads are still closing its sockets: it is gone once that thread is the last.
  */

@@ -1,5 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { getBooking, transitionBooking, upsertClient, type Transition, type TransitionResult } from '../db/bookings';
+import { getBooking } from '../db/bookings';
+import { transitionBooking, type Transition, type TransitionResult } from '../db/bookingHistory';
+import { upsertClient } from '../db/clients';
 import type { ActivityDeps } from './deps';
 
 /** Thin adapters over db/bookings for the workflow. */

@@ -11,7 +11,8 @@ import {
   type SendResult,
 } from '../domain/notifications';
 import { maskPhone } from '../domain/phone';
-import { getBookingDetails, getGuestContact } from '../db/bookings';
+import { getBookingDetails } from '../db/bookingViews';
+import { getGuestContact } from '../db/clients';
 import { findOutboundByIdempotencyKey } from '../db/messages';
 import { getRestaurant, listMembers } from '../db/restaurants';
 import { isWhatsAppSendError } from '../whatsapp/errors';

@@ -1,8 +1,6 @@
 import type { Knex } from 'knex';
-import type { Actor, BookingStatus } from '../domain/booking';
+import type { BookingStatus } from '../domain/booking';
 import { BOOKING_STATUSES, isFinal, TABLE_HOLDING_STATUSES } from '../domain/booking';
-import type { BookingDetails } from '../domain/notifications';
-import { notifyStatusChange } from './bookingEvents';
 import type { Db } from './knex';
 
 export interface BookingRow {
@@ -155,142 +153,6 @@ export async function insertDraftBooking(trx: Knex.Transaction, b: NewBooking): 
   return (await getBooking(trx, id))!;
 }
 
-export type TransitionResult =
-  | { applied: true; status: BookingStatus }
-  /** The booking is not in `from` (and not already in `to`): nothing changed. */
-  | { applied: false; status: BookingStatus; reason: 'wrong_status' | 'slot_taken' };
-
-/**
- * Moves a booking from one status to another, writing the booking row and its history row
- * in one transaction. Safe to repeat: a retry after a lost reply finds the booking already
- * in `to` and reports it applied without a second history row.
- */
-export interface Transition {
-  bookingId: number;
-  from: BookingStatus;
-  to: BookingStatus;
-  actor: Actor;
-  reason?: string;
-  /** The guest, set when the claim makes them known. */
-  clientId?: number;
-  /** Record the actor and reason as the booking's decision. */
-  decision?: boolean;
-}
-
-export async function transitionBooking(db: Db, t: Transition): Promise<TransitionResult> {
-  try {
-    return await db.transaction(async (trx) => {
-      const current = await trx('bookings').where('id', t.bookingId).forUpdate().first('status');
-      if (!current) throw new Error(`booking ${t.bookingId} does not exist`);
-      if (current.status === t.to) return { applied: true, status: t.to };
-      if (current.status !== t.from) return { applied: false, status: current.status, reason: 'wrong_status' };
-      await trx('bookings')
-        .where('id', t.bookingId)
-        .update({
-          status: t.to,
-          updated_at: trx.fn.now(),
-          ...(t.clientId !== undefined && { client_id: t.clientId }),
-          ...(t.decision && {
-            decided_by_type: t.actor.type,
-            decided_by_user_id: t.actor.type === 'manager' || t.actor.type === 'owner' ? (t.actor.id ?? null) : null,
-            decided_at: trx.fn.now(),
-            decision_reason: t.reason ?? null,
-          }),
-        });
-      await trx('booking_history')
-        .insert({
-          booking_id: t.bookingId,
-          from_status: t.from,
-          to_status: t.to,
-          actor_type: t.actor.type,
-          actor_id: t.actor.id ?? null,
-          reason: t.reason ?? null,
-        })
-        .onConflict(['booking_id', 'to_status'])
-        .ignore();
-      await notifyStatusChange(trx, { bookingId: t.bookingId, from: t.from, to: t.to });
-      return { applied: true, status: t.to };
-    });
-  } catch (err) {
-    // The exclusion constraint: another booking took this table's slot first.
-    if ((err as { code?: string }).code === '23P01') {
-      return { applied: false, status: t.from, reason: 'slot_taken' };
-    }
-    throw err;
-  }
-}
-
-/** Creates or updates the guest by phone; a name or language already known is kept unless a new one is given. */
-export async function upsertClient(
-  db: Db,
-  c: { phone: string; name?: string; language?: string },
-): Promise<{ id: number; name: string | null; language: string | null }> {
-  const [row] = await db('clients')
-    .insert({ phone: c.phone, name: c.name ?? null, language_code: c.language ?? null })
-    .onConflict('phone')
-    .merge({
-      name: db.raw('coalesce(excluded.name, clients.name)'),
-      language_code: db.raw('coalesce(clients.language_code, excluded.language_code)'),
-      updated_at: db.fn.now(),
-    })
-    .returning(['id', 'name', 'language_code as language']);
-  return row;
-}
-
-/** The claimed guest of a booking and what decides their language; undefined before the claim. */
-export async function getGuestContact(db: Db, bookingId: number) {
-  const row = await db('bookings as b')
-    .join('clients as c', 'c.id', 'b.client_id')
-    .where('b.id', bookingId)
-    .first('c.id as clientId', 'c.phone', 'c.name', 'c.language_code as clientLanguage', 'b.language as bookingLanguage');
-  return row as
-    | { clientId: number; phone: string; name: string | null; clientLanguage: string | null; bookingLanguage: string | null }
-    | undefined;
-}
-
-/** Everything a message about the booking shows, in one read. */
-export async function getBookingDetails(db: Db, id: number): Promise<BookingDetails | undefined> {
-  const row = await db('bookings as b')
-    .join('restaurants as r', 'r.id', 'b.restaurant_id')
-    .join('tables as t', 't.id', 'b.table_id')
-    .leftJoin('clients as c', 'c.id', 'b.client_id')
-    .where('b.id', id)
-    .first(
-      'b.id',
-      'b.status',
-      'b.starts_at',
-      'b.party_size',
-      'b.special_requests',
-      'b.guest_name',
-      'r.id as restaurant_id',
-      'r.name as restaurant_name',
-      'r.timezone',
-      't.id as table_id',
-      't.name as table_name',
-      't.seats',
-      't.features',
-      'c.name as client_name',
-      'c.phone as client_phone',
-    );
-  if (!row) return undefined;
-  const items = await db('booking_items as i')
-    .join('menu_items as m', 'm.id', 'i.menu_item_id')
-    .where('i.booking_id', id)
-    .orderBy('i.id')
-    .select('m.name', 'i.quantity', 'i.notes');
-  return {
-    id: row.id,
-    status: row.status,
-    restaurant: { id: row.restaurant_id, name: row.restaurant_name, timezone: row.timezone },
-    table: { id: row.table_id, name: row.table_name, seats: row.seats, features: row.features ?? [] },
-    startsAt: new Date(row.starts_at).toISOString(),
-    partySize: row.party_size,
-    guest: { name: row.client_name ?? row.guest_name ?? undefined, phone: row.client_phone ?? undefined },
-    specialRequests: row.special_requests ?? undefined,
-    items: items.map((i) => ({ name: i.name, quantity: i.quantity, notes: i.notes ?? undefined })),
-  };
-}
-
 export interface BookingListFilter {
   restaurantId: number;
   status?: BookingStatus;
@@ -308,42 +170,6 @@ export async function listBookings(db: Db, f: BookingListFilter): Promise<Bookin
   if (f.to) q.where('b.starts_at', '<', f.to);
   if (f.after) q.whereRaw('(b.starts_at, b.id) > (?, ?)', [f.after.startsAt, f.after.id]);
   return q.orderBy([{ column: 'b.starts_at' }, { column: 'b.id' }]).limit(f.limit);
-}
-
-/** The admin view of one booking: guest, items, history and messages. */
-export async function getBookingRecord(db: Db, id: number) {
-  const booking = await getBooking(db, id);
-  if (!booking) return undefined;
-  const [guest, items, history, messages] = await Promise.all([
-    booking.clientId
-      ? db('clients').where('id', booking.clientId).first('id', 'phone', 'name', 'language_code as language')
-      : undefined,
-    db('booking_items as i')
-      .join('menu_items as m', 'm.id', 'i.menu_item_id')
-      .where('i.booking_id', id)
-      .orderBy('i.id')
-      .select('i.menu_item_id as menuItemId', 'm.name', 'i.quantity', 'i.notes'),
-    db('booking_history')
-      .where('booking_id', id)
-      .orderBy('id')
-      .select('from_status as from', 'to_status as to', 'actor_type as actorType', 'actor_id as actorId', 'reason', 'created_at as at'),
-    db('whatsapp_messages')
-      .where('booking_id', id)
-      .orderBy('id')
-      .select(
-        'id',
-        'direction',
-        'purpose',
-        'phone',
-        'status',
-        'provider_message_id as providerMessageId',
-        'error_code as errorCode',
-        'error_title as errorTitle',
-        'created_at as createdAt',
-        'updated_at as updatedAt',
-      ),
-  ]);
-  return { booking, guest: guest ?? null, items, history, messages };
 }
 
 /** Which of these menu item ids are on this restaurant's menu (served by menu_items_restaurant_idx). */

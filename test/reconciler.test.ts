@@ -9,7 +9,8 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../config';
 import type { BookingStatus } from '../domain/booking';
 import { claimDeadline, resolveTiming } from '../domain/timing';
-import { getBooking, insertDraftBooking, upsertClient } from '../db/bookings';
+import { getBooking, insertDraftBooking } from '../db/bookings';
+import { upsertClient } from '../db/clients';
 import { bookingWorkflowsRepaired } from '../observability/metrics';
 import { bookingHandle } from '../temporal/bookingClient';
 import { startReconciler, type Reconciler } from '../temporal/reconciler';
@@ -89,7 +90,7 @@ test("open rows without a workflow get one with the API's input; young, final an
   reconcilers.push(reconciler);
   // The pass it runs at start.
   const repairedIds = [draft, pending, approved, lapsedDraft];
-  await eventually(async () => Promise.all(repairedIds.map(running)), (all) => all.every(Boolean));
+  await eventually(async () => Promise.all(repairedIds.map(running)), (all) => all.every(Boolean), 30_000);
   await reconciler.stop();
   for (const id of [young, rejected, visitOver]) expect(await running(id)).toBe(false);
 
@@ -170,7 +171,7 @@ test('a PENDING row without a workflow gets one that resumes as PENDING, with it
     const state = await eventually(
       () => bookingHandle(sys.dev.client, row.id).query(statusQuery).catch(() => undefined),
       (s) => s !== undefined,
-      20_000,
+      45_000,
     );
     expect(state).toMatchObject({ bookingId: row.id, status: 'PENDING', guest: { clientId: guest.id } });
     expect((await getBooking(sys.t.db, row.id))!.status).toBe('PENDING');

@@ -1,4 +1,4 @@
-import { getBookingDetails } from '../db/bookings';
+import { getBookingDetails } from '../db/bookingViews';
 import { findOutboundByIdempotencyKey } from '../db/messages';
 import { idempotencyKey, type BookingDetails, type Notification } from '../domain/notifications';
 import { createLogger } from '../observability/logger';

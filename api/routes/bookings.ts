@@ -6,13 +6,7 @@ import { z } from 'zod';
 import { LANGUAGES } from '../../domain/booking';
 import { claimText } from '../../domain/claim';
 import { resolveTiming } from '../../domain/timing';
-import {
-  findBookingByIdempotencyKey,
-  getBooking,
-  menuItemIdsOf,
-  slotTaken,
-  type BookingRow,
-} from '../../db/bookings';
+import { findBookingByIdempotencyKey, getBooking, menuItemIdsOf, slotTaken, type BookingRow } from '../../db/bookings';
 import { getRestaurant, getTable } from '../../db/restaurants';
 import { WorkflowIdTakenError } from '../../temporal/bookingClient';
 import { createDraftBooking, ensureWorkflowOf } from '../../temporal/draftBooking';

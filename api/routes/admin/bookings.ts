@@ -4,7 +4,8 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { BOOKING_STATUSES } from '../../../domain/booking';
 import { normalizePhone } from '../../../domain/phone';
-import { getBooking, getBookingRecord, listBookings, type BookingRow } from '../../../db/bookings';
+import { getBooking, listBookings, type BookingRow } from '../../../db/bookings';
+import { getBookingRecord } from '../../../db/bookingViews';
 import { findMembershipByUserId, getRestaurant } from '../../../db/restaurants';
 import { bookingHandle } from '../../../temporal/bookingClient';
 import {

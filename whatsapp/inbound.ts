@@ -148,15 +148,15 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
       await reply(from, 'notAuthorized');
       return { bookingId: booking?.id };
     }
-    const restaurant = await getRestaurant(db, booking.restaurantId);
-    const recipient = {
+    // Only an answer needs the restaurant's language: a decision that reaches its workflow has none.
+    const recipient = async () => ({
       role: member.role,
       name: member.name,
       id: member.userId,
-      language: asLanguage(restaurant?.managerLanguageCode) ?? deps.config.DEFAULT_LANGUAGE,
-    };
+      language: asLanguage((await getRestaurant(db, booking.restaurantId))?.managerLanguageCode) ?? deps.config.DEFAULT_LANGUAGE,
+    });
     if (a.action === 'contact') {
-      await reply(from, 'contactGuest', { recipient, booking: await getBookingDetails(db, booking.id) });
+      await reply(from, 'contactGuest', { recipient: await recipient(), booking: await getBookingDetails(db, booking.id) });
       return { bookingId: booking.id };
     }
     const actor: DeciderActor = { type: member.role, id: member.userId, name: member.name, phone: from.phone };
@@ -168,7 +168,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
       logger.info({ bookingId: booking.id, action: a.action, role: member.role, userId: member.userId }, 'decision signalled');
     } else {
       await reply(from, 'alreadyDecided', {
-        recipient,
+        recipient: await recipient(),
         booking: await getBookingDetails(db, booking.id),
         facts: { decision: booking.status },
       });

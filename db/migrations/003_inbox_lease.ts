@@ -120,9 +120,11 @@ export async function up(knex: Knex): Promise<void> {
                  -- Staff (managers and owners are users) are never throttled: a busy evening is not a flood.
                  case when i.is_foreign or i.phone = '' or exists (select 1 from users as u where u.phone = i.phone) then 0
                       else row_number() over (partition by i.phone, i.is_foreign order by i.ord)
-                           + (select count(*) from whatsapp_messages w
+                           -- Counting stops past the limit: a flood of thousands costs no more than the limit.
+                           + (select count(*) from (select from whatsapp_messages w
                               where w.direction = 'in' and w.phone = i.phone
-                                and w.created_at >= date_trunc('minute', now()) and w.status <> 'foreign')
+                                and w.created_at >= date_trunc('minute', now()) and w.status <> 'foreign'
+                              limit flood_limit + 1) as seen)
                  end as nth
           from input i
         ),

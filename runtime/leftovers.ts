@@ -19,7 +19,8 @@ export const WATCHDOG_NAME = 'wa-booking-watchdog';
  * for when we stop the server ourselves.
  */
 export function stopWithThisProcess(pid: number, signal: NodeJS.Signals, opts: { group?: boolean } = {}): () => void {
-  const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -s "$2" -- "$3" 2>/dev/null';
+  // Also ends once the server is gone by other means, so it never signals a reused pid later.
+  const script = 'while kill -s 0 "$1" 2>/dev/null; do kill -s 0 -- "$3" 2>/dev/null || exit 0; sleep 1; done; kill -s "$2" -- "$3" 2>/dev/null';
   const target = opts.group ? `-${pid}` : String(pid);
   const watchdog = spawn('/bin/sh', ['-c', script, WATCHDOG_NAME, String(process.pid), signal.replace(/^SIG/, ''), target], {
     detached: true,

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { obtainAdminToken } from '../config/adminToken';
-import { isRunning, readPidFile, WATCHDOG_NAME } from '../runtime/leftovers';
+import { isRunning, readPidFile, stopWithThisProcess, WATCHDOG_NAME } from '../runtime/leftovers';
 import { findFreePort } from '../temporal/devServer';
 
 // `npm start` as a user runs it: the real script, its embedded Postgres and Temporal dev
@@ -160,6 +160,19 @@ test('when the watchdogs died too, the next start stops the servers left running
   expect(isRunning(temporal!)).toBe(false);
   expect(isRunning(postgres!)).toBe(false);
   await stopCleanly(second);
+});
+
+test('a watchdog ends by itself once its server is gone, so it never signals a reused pid', async () => {
+  const server = spawn('sleep', ['30'], { stdio: 'ignore' });
+  children.push(server);
+  const cancel = stopWithThisProcess(server.pid!, 'SIGTERM');
+  try {
+    expect(await until(() => watchdogsOf(process.pid).length === 1, 2_000)).toBe(true);
+    server.kill('SIGKILL');
+    expect(await until(() => watchdogsOf(process.pid).length === 0, 3_000)).toBe(true);
+  } finally {
+    cancel();
+  }
 });
 
 test('obtainAdminToken tells a generated token from a kept or configured one', () => {

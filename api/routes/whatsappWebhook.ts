@@ -96,25 +96,27 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     }
     if (parsed.skipped) logger.warn({ skipped: parsed.skipped }, 'webhook items without the fields we need were skipped');
 
+    let recorded: Awaited<ReturnType<typeof recordWebhookEvents>>;
     try {
-      const recorded = await recordWebhookEvents(db, parsed.events, recordOptions);
-      res.sendStatus(200);
-      const { messages: m, statuses: st } = recorded;
-      webhookEvents.inc({ kind: 'message', outcome: 'applied' }, m.inserted - m.skipped - m.foreign);
-      webhookEvents.inc({ kind: 'message', outcome: 'skipped' }, m.skipped);
-      webhookEvents.inc({ kind: 'message', outcome: 'foreign' }, m.foreign);
-      webhookEvents.inc({ kind: 'message', outcome: 'duplicate' }, m.duplicates);
-      webhookEvents.inc({ kind: 'status', outcome: 'applied' }, st.inserted);
-      webhookEvents.inc({ kind: 'status', outcome: 'duplicate' }, st.duplicates);
-      webhookEvents.inc({ kind: 'status', outcome: 'foreign' }, recorded.foreignStatuses);
-      if (m.foreign || recorded.foreignStatuses) {
-        logger.warn({ messages: m.foreign, statuses: recorded.foreignStatuses }, 'signed delivery for another phone_number_id stored as foreign, not acted on');
-      }
-      if (recorded.messages.inserted || recorded.statuses.applied) inbox.kick();
+      recorded = await recordWebhookEvents(db, parsed.events, recordOptions);
     } catch (err) {
       logger.error({ err }, 'webhook delivery not stored; Meta will redeliver');
       res.sendStatus(503);
+      return;
     }
+    res.sendStatus(200);
+    const { messages: m, statuses: st, foreignStatuses } = recorded;
+    webhookEvents.inc({ kind: 'message', outcome: 'applied' }, m.inserted - m.skipped - m.foreign);
+    webhookEvents.inc({ kind: 'message', outcome: 'skipped' }, m.skipped);
+    webhookEvents.inc({ kind: 'message', outcome: 'foreign' }, m.foreign);
+    webhookEvents.inc({ kind: 'message', outcome: 'duplicate' }, m.duplicates);
+    webhookEvents.inc({ kind: 'status', outcome: 'applied' }, st.inserted);
+    webhookEvents.inc({ kind: 'status', outcome: 'duplicate' }, st.duplicates);
+    webhookEvents.inc({ kind: 'status', outcome: 'foreign' }, foreignStatuses);
+    if (m.foreign || foreignStatuses) {
+      logger.warn({ messages: m.foreign, statuses: foreignStatuses }, 'signed delivery for another phone_number_id: not acted on');
+    }
+    if (m.inserted > m.foreign || st.applied) inbox.kick();
   });
 
   const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {

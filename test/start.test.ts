@@ -31,10 +31,14 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   // Whatever a failed test left: the servers the pid files name, by pid.
-  const temporal = readPidFile(path.join(dataDir, 'temporal.pid'));
-  if (temporal && isRunning(temporal)) process.kill(-temporal, 'SIGKILL');
-  const postgres = readPidFile(path.join(dataDir, 'postgres', 'postmaster.pid'));
-  if (postgres && isRunning(postgres)) process.kill(postgres, 'SIGKILL');
+  const { temporal, postgres } = serverPids();
+  for (const target of [temporal && -temporal, postgres]) {
+    try {
+      if (target) process.kill(target, 'SIGKILL');
+    } catch {
+      // ESRCH: stopped as it should have been.
+    }
+  }
   fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
 });
 
@@ -58,7 +62,7 @@ function startStack(extraEnv: NodeJS.ProcessEnv = {}): Stack {
   return { child, output: () => output, exited };
 }
 
-async function waitHealthy(stack: Stack, withinMs: number): Promise<number> {
+async function waitHealthy(stack: Stack, withinMs: number): Promise<void> {
   const started = Date.now();
   let gone = false;
   void stack.exited.then(() => (gone = true));
@@ -68,7 +72,7 @@ async function waitHealthy(stack: Stack, withinMs: number): Promise<number> {
       (r) => r.status,
       () => 0,
     );
-    if (status === 200 && stack.output().includes('wa-booking is up')) return Date.now() - started;
+    if (status === 200 && stack.output().includes('wa-booking is up')) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`not healthy within ${withinMs} ms:\n${stack.output()}`);

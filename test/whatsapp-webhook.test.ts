@@ -432,6 +432,23 @@ describe('POST: statuses', () => {
     expect(await findOutboundByIdempotencyKey(t.db, key)).toMatchObject({ status: 'delivered', providerMessageId: id });
   });
 
+  it('loses no status that arrives while the sender is recording its message id', async () => {
+    const key = `test:${randomBytes(4).toString('hex')}`;
+    const { row } = await claimOutbound(t.db, { idempotencyKey: key, phone: '+77011234567', purpose: 'guestHelp', payload: {} }, { status: 'sending', leaseMs: 1000 });
+    const id = wamid();
+    // markOutboundSent's steps, held open at the worst moment: its look for recorded statuses
+    // is done (none yet), its write of the wamid is not committed.
+    const trx = await t.db.transaction();
+    await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [0x7761, id]);
+    await trx('whatsapp_messages').where({ id: row.id }).update({ provider_message_id: id, status: 'sent' });
+    await trx.raw('select whatsapp_apply_statuses(?::text[])', [[id]]);
+    const delivery = deliver(statusUpdate(id, 'delivered'));
+    await new Promise((r) => setTimeout(r, 200));
+    await trx.commit();
+    expect(await delivery).toBe(200);
+    expect(await findOutboundByIdempotencyKey(t.db, key)).toMatchObject({ status: 'delivered' });
+  });
+
   it('follows signed status webhooks from the Graph API', async () => {
     fake.configureWebhook({ url: `${app.url}${WHATSAPP_WEBHOOK_PATH}`, appSecret: SECRET });
     const channel = createWhatsAppChannel({ config, db: t.db, logger, graph });

@@ -8,6 +8,7 @@
  *
  *   npm run bench                 full sizes (a few minutes)
  *   BENCH_QUICK=1 npm run bench   smaller samples (about a minute of load)
+ *   BENCH_ONLY=cost npm run bench  only what one approved booking costs (history events, rows)
  *
  * Exit code 0 whatever the figures (the machine decides them); 1 when the bench itself fails.
  */
@@ -18,6 +19,7 @@ import { startStack, type Stack } from './lib/stack';
 import { until } from './lib/stats';
 import { actOn, createBookings, floorBookings, rawSignals } from './scenarios/capacity';
 import { floodFairness } from './scenarios/flood';
+import { bookingCost, printCost } from './scenarios/cost';
 import { ingestClosed, ingestOpen } from './scenarios/ingest';
 import { concurrentClaims, sequentialFlows, signalToPostFloor } from './scenarios/flows';
 
@@ -55,6 +57,8 @@ async function measure(stack: Stack, floor: Floor): Promise<Row[]> {
   const r = await seedRestaurant(stack, 50);
   const watch = new SendWatch(stack.graph);
   try {
+    printCost(await bookingCost(stack, r, watch));
+    if (process.env.BENCH_ONLY === 'cost') return rows;
     log('warm-up');
     await ingestClosed(stack.webhook, 200, 16);
     await ingestClosed(floor.webhook, 200, 16);
@@ -137,7 +141,8 @@ async function main() {
   let floor: Floor | undefined;
   try {
     floor = await startFloor(stack);
-    print(await measure(stack, floor));
+    const rows = await measure(stack, floor);
+    if (rows.length) print(rows);
   } finally {
     await floor?.stop();
     await stack.stop();

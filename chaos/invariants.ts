@@ -88,12 +88,12 @@ export async function statusCounts(stack: Stack, bookingIds: number[]) {
 }
 
 /** Waits until every booking is in one of `statuses`. */
-export async function allReach(stack: Stack, c: Checks, bookingIds: number[], statuses: string[], timeoutMs = 60_000) {
+export async function allReach(stack: Stack, c: Checks, bookingIds: number[], statuses: string[], timeoutMs = 60_000, which = 'every booking') {
   const ok = await until(`bookings to reach ${statuses.join('/')}`, async () => {
     const counts = await statusCounts(stack, bookingIds);
     return statuses.reduce((n, s) => n + (counts[s] ?? 0), 0) === bookingIds.length ? true : undefined;
   }, timeoutMs, 250).catch(() => false);
-  c.check(`every booking reaches ${statuses.join(' or ')}`, ok, JSON.stringify(await statusCounts(stack, bookingIds)));
+  c.check(`${which} reaches ${statuses.join(' or ')}`, ok, JSON.stringify(await statusCounts(stack, bookingIds)));
 }
 
 /** Guests answered "no booking for this code" for a code that was valid when they sent it. */

@@ -1,5 +1,6 @@
 import { approveId, digits, newGuest } from '../../bench/lib/fixtures';
 import { buttonTap, inboundText, newMessageId } from '../../bench/lib/meta';
+import { until } from '../../bench/lib/stats';
 import type { Checks } from '../checks';
 import { startFaultProxy } from '../faultProxy';
 import { allReach, noDoubleTransitions, noDuplicateSends, noFailedWorkflows, noInboundLost, rowsMatchWorkflows } from '../invariants';
@@ -29,11 +30,16 @@ export async function graphFaults(c: Checks) {
     const injected = proxy!.injected;
     c.check('faults were injected', injected.status500 + injected.status429 > 0 && injected.code131026 > 0, JSON.stringify(injected));
     c.check('nothing accepted for the 131026 manager', !stack.graph.accepted.some((m) => m.to === unreachable));
-    const approvedGuests = await stack.sql.query(
-      `select count(distinct b.id)::int as n from bookings b join whatsapp_messages m on m.booking_id = b.id and m.direction = 'out' and m.purpose = 'guestApproved' and m.provider_message_id is not null where b.id = any($1)`,
-      [ids],
-    );
-    c.check('every guest got the approval despite the faults', approvedGuests.rows[0].n === ids.length, `${approvedGuests.rows[0].n}/${ids.length}`);
+    // The status changes before the guest's message goes out, and retries back off: wait for them.
+    const told = async () =>
+      (
+        await stack.sql.query(
+          `select count(distinct booking_id)::int as n from whatsapp_messages where direction = 'out' and purpose = 'guestApproved' and provider_message_id is not null and booking_id = any($1)`,
+          [ids],
+        )
+      ).rows[0].n as number;
+    const guestsTold = await until('every guest told', async () => ((await told()) === ids.length ? ids.length : undefined), 90_000, 500).catch(told);
+    c.check('every guest got the approval despite the faults', guestsTold === ids.length, `${guestsTold}/${ids.length}`);
     await noDuplicateSends(stack, c);
     await noInboundLost(stack, c, acked);
     await noDoubleTransitions(stack, c);

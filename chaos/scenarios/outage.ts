@@ -34,8 +34,8 @@ export async function workerOutage(c: Checks) {
     log('worker back');
     await stack.worker.start();
     // Claimed in time: PENDING, then expired undecided; unclaimed: lapsed DRAFT.
-    await allReach(stack, c, claimed.map((b) => b.id), ['EXPIRED'], 120_000);
-    await allReach(stack, c, ids.slice(10), ['EXPIRED'], 120_000);
+    await allReach(stack, c, claimed.map((b) => b.id), ['EXPIRED'], 120_000, 'every booking claimed during the outage');
+    await allReach(stack, c, ids.slice(10), ['EXPIRED'], 120_000, 'every unclaimed booking');
     const { rows } = await stack.sql.query(`select count(*)::int as n from booking_history where booking_id = any($1) and to_status = 'PENDING'`, [claimed.map((b) => b.id)]);
     c.check('every claim sent during the outage was honoured (PENDING in history)', rows[0].n === claimed.length, `${rows[0].n}/${claimed.length}; now ${JSON.stringify(await statusCounts(stack, ids))}`);
     const notFound = claimsAnsweredNotFound(stack, guests);

@@ -488,6 +488,29 @@ describe('outages', () => {
     }
   });
 
+  it('answers at its usual speed while Temporal hangs: acting waits in the inbox, not the answer', async () => {
+    const hung: (() => void)[] = [];
+    let back = false;
+    const hanging = {
+      workflow: { getHandle: () => ({ signal: () => (back ? Promise.resolve() : new Promise<void>((resolve) => hung.push(resolve))) }) },
+    } as unknown as WorkflowSignaller;
+    const own = await startApp({ temporal: hanging });
+    own.router.inbox.start();
+    try {
+      const drafts = await Promise.all(Array.from({ length: 20 }, () => booking()));
+      const started = performance.now();
+      for (const b of drafts) expect(await deliver(textMessage(testPhone(), `BOOKING:${b.code}`).body, { url: own.url })).toBe(200);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      // As many claims as the inbox takes at once are stuck in a signal; the rest wait their turn.
+      await eventually(async () => hung.length, (n) => n === config.INBOX_CONCURRENCY);
+    } finally {
+      back = true;
+      hung.forEach((resolve) => resolve());
+      await own.router.inbox.drain(); // the claims that waited their turn, so no later test meets them
+      await own.router.inbox.stop();
+    }
+  });
+
   it('keeps a message whose signal failed and acts on it once Temporal is back', async () => {
     let temporalUp = false;
     const received: unknown[] = [];

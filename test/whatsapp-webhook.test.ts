@@ -493,6 +493,7 @@ describe('outages', () => {
     let back = false;
     const hanging = {
       workflow: { getHandle: () => ({ signal: () => (back ? Promise.resolve() : new Promise<void>((resolve) => hung.push(resolve))) }) },
+      withDeadline: <R>(_deadline: number, fn: () => Promise<R>) => fn(),
     } as unknown as WorkflowSignaller;
     const own = await startApp({ temporal: hanging });
     own.router.inbox.start();
@@ -515,6 +516,7 @@ describe('outages', () => {
     let temporalUp = false;
     const received: unknown[] = [];
     const flaky = {
+      withDeadline: <R>(_deadline: number, fn: () => Promise<R>) => fn(),
       workflow: {
         getHandle: (workflowId: string) => ({
           signal: async (def: { name: string }, input: unknown) => {

@@ -20,8 +20,12 @@ import { isWhatsAppSendError, OUTSIDE_WINDOW } from './errors';
 import { MANAGER_DECISION_PURPOSES } from './render';
 import type { InboundMessageEvent } from './webhookPayload';
 
-/** The part of a Temporal Client the webhook uses: signals to booking workflows. */
-export type WorkflowSignaller = Pick<Client, 'workflow'>;
+/** The part of a Temporal Client the webhook uses: signals to booking workflows, each with a deadline. */
+export type WorkflowSignaller = Pick<Client, 'workflow' | 'withDeadline'>;
+
+// A signal is one quick write on a healthy server. Past this, Temporal counts as down
+// (DEADLINE_EXCEEDED, an outage): the row is retried later and its inbox slot is free again.
+const SIGNAL_TIMEOUT_MS = 10_000;
 
 export interface InboundDeps {
   config: Pick<Config, 'DEFAULT_LANGUAGE'>;
@@ -83,7 +87,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
   /** false when the workflow is gone (finished long ago): the booking is past deciding. */
   async function signal<T>(workflowId: string, def: SignalDefinition<[T]>, input: T): Promise<boolean> {
     try {
-      await deps.temporal.workflow.getHandle(workflowId).signal(def, input);
+      await deps.temporal.withDeadline(Date.now() + SIGNAL_TIMEOUT_MS, () => deps.temporal.workflow.getHandle(workflowId).signal(def, input));
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;

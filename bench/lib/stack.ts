@@ -203,7 +203,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const worker = role('worker', (c) => until('the worker to poll', () => pollingFrom(client, c), 180_000, 200));
     stops.push(() => api.stop());
     stops.push(() => worker.stop());
-    await Promise.all([api.start(), worker.start()]);
+    // One after the other: both migrate on start, and two knex migrators racing on an empty
+    // database can both try to create knex_migrations (one then exits).
+    await api.start();
+    await worker.start();
 
     const webhook = webhookSender(`${apiUrl}/api/whatsapp/webhook`, APP_SECRET);
     stops.push(() => webhook.close());

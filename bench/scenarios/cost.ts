@@ -33,11 +33,12 @@ export async function bookingCost(stack: Stack, r: Restaurant, watch: SendWatch)
     'whatsapp_messages (out)': await count(`select count(*) as n from whatsapp_messages where booking_id = $1 and direction = 'out'`),
   };
   const { rows: sent } = await stack.sql.query(`select purpose from whatsapp_messages where booking_id = $1 and direction = 'out' order by id`, [id]);
-  return { bookingId: id, activities, purposes: sent.map((m) => m.purpose as string), historyEvents: history.events?.length ?? 0, events: Object.fromEntries([...events].sort()), rows, graphSends: stack.graph.accepted.length - before };
+  const historyBytes = temporal.api.history.v1.History.encode(history).finish().length;
+  return { bookingId: id, historyBytes, activities, purposes: sent.map((m) => m.purpose as string), historyEvents: history.events?.length ?? 0, events: Object.fromEntries([...events].sort()), rows, graphSends: stack.graph.accepted.length - before };
 }
 
 export function printCost(cost: Awaited<ReturnType<typeof bookingCost>>) {
-  console.log(`\none approved booking (#${cost.bookingId}, still open until its visit ends): ${cost.historyEvents} history events`);
+  console.log(`\none approved booking (#${cost.bookingId}, still open until its visit ends): ${cost.historyEvents} history events, ${(cost.historyBytes / 1024).toFixed(1)} KiB encoded`);
   for (const [name, n] of Object.entries(cost.events)) console.log(`  ${String(n).padStart(3)}  ${name}`);
   console.log(`activities: ${cost.activities.join(', ')}; messages: ${cost.purposes.join(', ')}`);
   console.log(`rows: ${Object.entries(cost.rows).map(([t, n]) => `${t} ${n}`).join(', ')}; Graph API sends ${cost.graphSends}`);

@@ -161,6 +161,29 @@ describe('POST /api/bookings against the real dev server', () => {
     }
   });
 
+  test('no free database connection within the acquire timeout: 503 unavailable, within 5 s', async () => {
+    const db = createDb(t.url, { min: 0, max: 1 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The pool's only connection stays busy for the whole request.
+    const holder = db.transaction(async (trx) => {
+      await trx.raw('select 1');
+      await held;
+    });
+    try {
+      const app = createTestApp({ db, config, temporal: dev.client });
+      const started = Date.now();
+      const res = await request(app).get('/api/bookings/1');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('unavailable');
+    } finally {
+      release();
+      await holder;
+      await db.destroy();
+    }
+  });
+
   test('Postgres unreachable: 503 unavailable, fast', async () => {
     const quiet = { warn() {}, error() {}, debug() {} };
     const db = createDb('postgres://nobody:x@127.0.0.1:1/none', { min: 0, max: 1 }, quiet);

@@ -35,7 +35,7 @@ export const startedForRow = (memo: Record<string, unknown> | undefined, rowCrea
  * How long a start (or the describe that follows a conflict) may take. Without it the
  * client retries an unreachable server for over a minute while the caller waits.
  */
-export const START_DEADLINE_MS = 3_000;
+export const START_DEADLINE_MS = 2_000;
 
 /** `booking-<id>` is held by a running workflow of another booking row: never bind to it. */
 export class WorkflowIdTakenError extends Error {

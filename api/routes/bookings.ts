@@ -88,26 +88,28 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
     const earlier = await replay();
     if (earlier) {
       // The first attempt may have committed the row and then failed to start its workflow.
-      if (earlier.status === 'DRAFT') await withWorkflowErrors(earlier.id, () => ensureWorkflowOf({ db, temporal, config }, earlier));
+      if (earlier.status === 'DRAFT') await withWorkflowErrors(() => ensureWorkflowOf({ db, temporal, config }, earlier));
       return void res.status(201).json(answer(earlier));
     }
 
     try {
       const { restaurant, table, timing, startsAt } = await checkBookable(body);
-      const booking = await withWorkflowErrors(undefined, () => createDraftBooking(db, temporal, config.TEMPORAL_TASK_QUEUE, {
-        restaurant,
-        table,
-        startsAt,
-        partySize: body.partySize,
-        guestName: body.guestName,
-        specialRequests: body.specialRequests,
-        language: body.language,
-        items: body.preorder ?? [],
-        timing,
-        now: new Date(),
-        idempotencyKey,
-        requestHash,
-      }));
+      const booking = await withWorkflowErrors(() =>
+        createDraftBooking(db, temporal, config.TEMPORAL_TASK_QUEUE, {
+          restaurant,
+          table,
+          startsAt,
+          partySize: body.partySize,
+          guestName: body.guestName,
+          specialRequests: body.specialRequests,
+          language: body.language,
+          items: body.preorder ?? [],
+          timing,
+          now: new Date(),
+          idempotencyKey,
+          requestHash,
+        }),
+      );
       res.status(201).json(answer(booking));
     } catch (err) {
       // Two requests with one Idempotency-Key raced: the loser answers with the winner's booking.
@@ -124,7 +126,7 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
    * workflow) is a 503: the DRAFT row is committed, and a retry with the same
    * Idempotency-Key, or the reconciler, starts its workflow later.
    */
-  async function withWorkflowErrors<T>(bookingId: number | undefined, start: () => Promise<T>): Promise<T> {
+  async function withWorkflowErrors<T>(start: () => Promise<T>): Promise<T> {
     try {
       return await start();
     } catch (err) {
@@ -133,7 +135,7 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
         throw unavailable('the booking cannot be started right now; retry later');
       }
       if (isDependencyUnavailable(err)) {
-        logger.warn({ err, bookingId }, 'booking workflow not started: Temporal unavailable');
+        logger.warn({ err }, 'booking workflow not started: Temporal unavailable');
         throw unavailable('the booking service is temporarily unavailable; retry later with the same Idempotency-Key');
       }
       throw err;

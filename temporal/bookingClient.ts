@@ -24,12 +24,12 @@ export interface StartBooking {
  * `booking-42` may already run for another database (a restored backup, two environments on
  * one namespace); the memo is how a conflicting start tells "mine, started earlier" from that.
  */
-export const ROW_IDENTITY_MEMO_KEY = 'bookingRowCreatedAt';
-const rowIdentity = (b: Pick<StartBooking, 'rowCreatedAt'>) => b.rowCreatedAt.toISOString();
+const ROW_IDENTITY_MEMO_KEY = 'bookingRowCreatedAt';
+const rowIdentity = (rowCreatedAt: Date) => rowCreatedAt.toISOString();
 
 /** Whether a workflow's memo says it was started for the row created at `rowCreatedAt`. */
 export const startedForRow = (memo: Record<string, unknown> | undefined, rowCreatedAt: Date) =>
-  memo?.[ROW_IDENTITY_MEMO_KEY] === rowIdentity({ rowCreatedAt });
+  memo?.[ROW_IDENTITY_MEMO_KEY] === rowIdentity(rowCreatedAt);
 
 /**
  * How long a start (or the describe that follows a conflict) may take. Without it the
@@ -91,7 +91,7 @@ export async function ensureBookingWorkflow(client: Client, taskQueue: string, b
         args: [input],
         // Not USE_EXISTING: that would silently attach this row to whatever runs under the id.
         workflowIdConflictPolicy: 'FAIL',
-        memo: { [ROW_IDENTITY_MEMO_KEY]: rowIdentity(b) },
+        memo: { [ROW_IDENTITY_MEMO_KEY]: rowIdentity(b.rowCreatedAt) },
         typedSearchAttributes: new TypedSearchAttributes([
           { key: BookingStatusKey, value: 'DRAFT' },
           { key: RestaurantIdKey, value: String(b.restaurantId) },

@@ -162,7 +162,7 @@ describe('POST /api/bookings against the real dev server', () => {
   });
 
   test('no free database connection within the acquire timeout: 503 unavailable, within 5 s', async () => {
-    const db = createDb(t.url, { min: 0, max: 1 });
+    const db = createDb(t.url, { min: 0, max: 1 }, { warn() {}, error() {}, debug() {} });
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     // The pool's only connection stays busy for the whole request.

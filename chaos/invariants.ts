@@ -35,7 +35,13 @@ export async function noDuplicateSends(stack: Stack, c: Checks) {
   const recorded = new Set(rows.map((r) => r.provider_message_id));
   const unrecorded = stack.graph.accepted.filter((m) => !recorded.has(m.id)).length;
   c.check('0 duplicate sends at the Graph API', dups === 0, `${stack.graph.accepted.length} accepted, ${dups} sent more than once`);
-  c.check('every accepted send recorded with its idempotency key', unrecorded === 0, `${unrecorded} accepted but not recorded`);
+  // Which rows lack a message id, to tell a lost record from a send that is still retrying.
+  const { rows: open } = await stack.sql.query(`select purpose, status, count(*)::int as n from whatsapp_messages where direction = 'out' and provider_message_id is null group by 1, 2`);
+  c.check(
+    'every accepted send recorded with its idempotency key',
+    unrecorded === 0,
+    `${unrecorded} accepted but not recorded; rows without a message id: ${open.map((r) => `${r.purpose}/${r.status} ${r.n}`).join(', ') || 'none'}`,
+  );
 }
 
 /** Every inbound message the webhook acknowledged has a row, and the inbox acted on each one. */

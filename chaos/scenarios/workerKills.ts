@@ -20,7 +20,8 @@ export async function workerKills(c: Checks) {
     const errors: string[] = [];
     let guestsDone = false;
     const guest = async (i: number) => {
-      await sleep(randomBetween(0, 15_000));
+      // Spread over half a minute, so kills land in every phase: creation, claim, decision, sends.
+      await sleep(randomBetween(0, 30_000));
       const b: Booking = await createBooking(stack, r);
       ids.push(b.id);
       await sleep(randomBetween(0, 3000));

@@ -79,7 +79,10 @@ export interface PayloadEncryption {
   dataConverter: DataConverter;
 }
 
+/** For bundleWorkflowCode: a prebuilt workflow bundle must carry the same failure converter. */
+export const FAILURE_CONVERTER_PATH = require.resolve('./failureConverter');
+
 export function createPayloadEncryption(keys: PayloadKey[]): PayloadEncryption {
   const codec = new EncryptionCodec(keys);
-  return { codec, dataConverter: { payloadCodecs: [codec] } };
+  return { codec, dataConverter: { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } };
 }

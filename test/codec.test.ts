@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
@@ -16,6 +17,8 @@ import { ENCRYPTED_ENCODING, EncryptionCodec, METADATA_ENCRYPTION_KEY_ID } from 
 import { statusQuery } from '../workflows/definitions';
 import { createRestaurantFixture, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { startTestSystem, type TestSystem } from './helpers/system';
+import { uniqueId, withWorker } from './helpers/temporal';
+import { failWith } from './workflows/smoke';
 
 const key = (id: string, fill: number): PayloadKey => ({ id, key: Buffer.alloc(32, fill) });
 const payloadOf = (value: unknown) => defaultPayloadConverter.toPayload(value)!;
@@ -221,6 +224,18 @@ describe('on the dev server, with the real system', () => {
     const encodings = payloadsIn(history).map((p) => text(p.metadata?.[METADATA_ENCODING_KEY]));
     expect(encodings.length).toBeGreaterThan(5);
     expect(new Set(encodings)).toEqual(new Set([ENCRYPTED_ENCODING]));
+  });
+
+  test("a failure's message is encrypted too, and the client reads it", async () => {
+    const workflowId = uniqueId('fail');
+    const quote = `cannot reach ${phone}`;
+    const failure = await withWorker(ts.dev, { workflowsPath: require.resolve('./workflows/smoke') }, (taskQueue) =>
+      ts.dev.client.workflow.execute(failWith, { args: [quote], taskQueue, workflowId }).catch((err: unknown) => err),
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause?.message).toBe(quote);
+    const raw = Buffer.from(temporal.api.history.v1.History.encode(await ts.dev.client.workflow.getHandle(workflowId).fetchHistory()).finish());
+    for (const form of encodingsOf(phone)) expect({ form, found: raw.includes(form) }).toEqual({ form, found: false });
   });
 
   test('the client decrypts query results', async () => {

@@ -14,7 +14,7 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import { parsePayloadKeys } from '../../config/payloadKeys';
-import { createPayloadEncryption } from '../../temporal/codec';
+import { createPayloadEncryption, FAILURE_CONVERTER_PATH } from '../../temporal/codec';
 import { SEARCH_ATTRIBUTES } from '../../temporal/searchAttributes';
 
 /** What a worker needs to poll: a TestWorkflowEnvironment fits, and so does connectDevServer()'s result. */
@@ -130,7 +130,7 @@ const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 export function getWorkflowBundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
   let bundle = bundles.get(workflowsPath);
   if (!bundle) {
-    bundle = bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+    bundle = bundleWorkflowCode({ workflowsPath, failureConverterPath: FAILURE_CONVERTER_PATH, logger: new DefaultLogger('WARN') });
     bundles.set(workflowsPath, bundle);
     bundle.catch(() => bundles.delete(workflowsPath));
   }

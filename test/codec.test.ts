@@ -15,7 +15,7 @@ import { formatPayloadKeys, parsePayloadKeys, resolvePayloadKeys, type PayloadKe
 import { bookingHandle } from '../temporal/bookingClient';
 import { ENCRYPTED_ENCODING, EncryptionCodec, METADATA_ENCRYPTION_KEY_ID } from '../temporal/codec';
 import { statusQuery } from '../workflows/definitions';
-import { createRestaurantFixture, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { startTestSystem, type TestSystem } from './helpers/system';
 import { uniqueId, withWorker } from './helpers/temporal';
 import { failWith } from './workflows/smoke';
@@ -170,7 +170,14 @@ describe('on the dev server, with the real system', () => {
       body: JSON.stringify({ phone, name: guestName }),
     });
     expect(await confirmed.json()).toEqual({ status: 'PENDING' });
-    history = await bookingHandle(ts.dev.client, bookingId).fetchHistory();
+    // Once the managers were notified, their phones and names have passed through the workflow too.
+    history = await eventually(
+      () => bookingHandle(ts.dev.client, bookingId).fetchHistory(),
+      ({ events }) => {
+        const scheduled = events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'notifyManagers');
+        return events!.some((e) => scheduled && e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString());
+      },
+    );
   });
 
   afterAll(() => ts?.stop());
@@ -209,11 +216,13 @@ describe('on the dev server, with the real system', () => {
     ];
   }
 
-  test('the raw history holds neither the guest phone nor the name, in any encoding', () => {
+  test("the raw history holds neither the guest's nor the managers' phones and names, in any encoding", () => {
     const binary = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
     const json = historyToJSON(history);
-    const digits = phone.slice(1); // how WhatsApp writes numbers
-    for (const secret of [phone, digits, guestName]) {
+    const people = [{ phone, name: guestName }, ...r.managers, r.owner];
+    // E.164 and digits only (how WhatsApp writes numbers).
+    const secrets = people.flatMap((p) => [p.phone, p.phone.slice(1), p.name]);
+    for (const secret of secrets) {
       for (const form of encodingsOf(secret)) {
         expect({ secret, form, inBinary: binary.includes(form) }).toEqual({ secret, form, inBinary: false });
         expect({ secret, form, inJson: json.includes(form) }).toEqual({ secret, form, inJson: false });

@@ -55,6 +55,7 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
   // Parsed here so a bad key is reported with every other problem; never echoed back.
   TEMPORAL_PAYLOAD_KEYS: optionalString.transform((value, ctx) => {
     if (value === undefined) return undefined;
@@ -69,10 +70,12 @@ const envSchema = z.object({
     .transform((v) =>
       v
         .split(',')
-        .map((s) => s.trim().replace(/\/+$/, ''))
+        .map((s) => s.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.url({ protocol: /^https?$/ }))),
+    .pipe(z.array(z.url({ protocol: /^https?$/ })))
+    // Browsers send the bare origin; a configured trailing slash or path must still match it.
+    .transform((urls) => urls.map((u) => new URL(u).origin)),
 
   ADMIN_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),

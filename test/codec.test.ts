@@ -10,6 +10,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
+import { uiOriginsOf } from '../api/routes/codec';
 import { loadConfig } from '../config';
 import { formatPayloadKeys, parsePayloadKeys, resolvePayloadKeys, type PayloadKey } from '../config/payloadKeys';
 import { bookingHandle } from '../temporal/bookingClient';
@@ -106,6 +107,16 @@ describe('TEMPORAL_PAYLOAD_KEYS', () => {
     expect(message).toContain('TEMPORAL_PAYLOAD_KEYS: entry 4: expected <id>:<base64 key>');
     expect(message).toContain('TEMPORAL_PAYLOAD_KEYS: key "b": must be 32 bytes in base64');
     for (const secret of [short, b64(4), b64(5), b64(6)]) expect(message).not.toContain(secret);
+  });
+
+  test('TEMPORAL_UI_ORIGIN becomes bare origins; the embedded UI is allowed by either loopback name', () => {
+    expect(loadConfig({ TEMPORAL_UI_ORIGIN: 'https://temporal.example/, http://10.0.0.5:8080/ui' }).TEMPORAL_UI_ORIGIN).toEqual([
+      'https://temporal.example',
+      'http://10.0.0.5:8080',
+    ]);
+    expect(() => loadConfig({ TEMPORAL_UI_ORIGIN: 'temporal.example' })).toThrow(/TEMPORAL_UI_ORIGIN\.0: /);
+    expect(uiOriginsOf('http://127.0.0.1:8233')).toEqual(['http://127.0.0.1:8233', 'http://localhost:8233']);
+    expect(uiOriginsOf('https://temporal.example')).toEqual(['https://temporal.example']);
   });
 
   describe('when unset', () => {

@@ -7,19 +7,13 @@ import { ApiError } from '../errors';
 import { parseBody } from '../validation';
 
 /**
- * The codec-server protocol (https://docs.temporal.io/production-deployment/data-encryption):
- * POST /codec/decode and /codec/encode take and answer `{payloads: [{metadata, data}]}`, the
- * proto JSON of Temporal Payloads (bytes in base64), so the Temporal UI and CLI can show
- * operators what the encrypted histories hold. Behind the admin token.
- */
-/**
  * A browser cannot add our bearer token to the Temporal UI's requests: the UI sends an
  * Authorization header only with its own OIDC access token (codec.passAccessToken), and
  * otherwise only cookies (codec.includeCredentials, "Include cross-origin credentials" in its
  * codec settings). So an operator signs in once at GET /codec/login, which keeps the admin
  * token in an HttpOnly cookie scoped to /codec; SameSite=Strict keeps other sites from using it.
  */
-export const CODEC_COOKIE = 'wa_codec_token';
+const CODEC_COOKIE = 'wa_codec_token';
 const COOKIE_MAX_AGE_S = 8 * 60 * 60;
 
 const LOGIN_PAGE = (message = '') => `<!doctype html>
@@ -81,14 +75,26 @@ const toJson = (p: Payload) => ({
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
+const LOOPBACK_ALIAS: Partial<Record<string, string>> = { '127.0.0.1': 'localhost', localhost: '127.0.0.1' };
+
 /** The embedded UI answers on 127.0.0.1 and on localhost alike; a browser sends whichever was typed. */
 export function uiOriginsOf(uiUrl: string): string[] {
   const url = new URL(uiUrl);
-  const aliases = { '127.0.0.1': 'localhost', localhost: '127.0.0.1' } as Record<string, string | undefined>;
-  const alias = aliases[url.hostname];
-  return [url.origin, ...(alias ? [`${url.protocol}//${alias}${url.port ? `:${url.port}` : ''}`] : [])];
+  const origins = [url.origin];
+  const alias = LOOPBACK_ALIAS[url.hostname];
+  if (alias) {
+    url.hostname = alias;
+    origins.push(url.origin);
+  }
+  return origins;
 }
 
+/**
+ * The codec-server protocol (https://docs.temporal.io/production-deployment/data-encryption):
+ * POST /codec/decode and /codec/encode take and answer `{payloads: [{metadata, data}]}`, the
+ * proto JSON of Temporal Payloads (bytes in base64), so the Temporal UI and CLI can show
+ * operators what the encrypted histories hold. Behind the admin token.
+ */
 export function codecRouter(deps: CodecDeps): Router {
   const router = Router();
   // Before the token check, so a browser's preflight (which never carries credentials) is answered.

@@ -19,9 +19,10 @@ const EXTERNAL_DB = 'postgres://app:secret@db.internal:5432/wa_booking';
 describe('loadConfig', () => {
   test('an empty environment gives the embedded development defaults', () => {
     const config = loadConfig({});
+    // HOST unset: the listen address then depends on the mode (listenHost).
+    expect(config.HOST).toBeUndefined();
     expect(config).toMatchObject({
       LOG_LEVEL: 'info',
-      HOST: '0.0.0.0',
       PORT: 3000,
       EMBEDDED_POSTGRES_PORT: 5433,
       TEMPORAL_NAMESPACE: 'default',

@@ -57,6 +57,11 @@ async function main() {
 
     let temporalAddress = config.TEMPORAL_ADDRESS;
     let temporalUi: string | undefined;
+    // The API is not listening yet, but its port is known unless the OS is to pick it. The UI
+    // sends the codec cookie only to this exact origin, so the banner prints the same one.
+    const codecEndpoint = config.PORT
+      ? `http://${!config.HOST || config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}/codec`
+      : undefined;
     if (!temporalAddress) {
       const cli = await provisionTemporalCli(config, { log: say });
       say('starting the Temporal dev server ...');
@@ -66,10 +71,7 @@ async function main() {
         port: config.TEMPORAL_PORT,
         uiPort: config.TEMPORAL_UI_PORT,
         namespace: config.TEMPORAL_NAMESPACE,
-        // The API is not listening yet, but its port is known unless the OS is to pick it.
-        uiCodecEndpoint: config.PORT
-          ? `http://${!config.HOST || config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}/codec`
-          : undefined,
+        uiCodecEndpoint: codecEndpoint,
         pidFile: path.join(config.dataDir, 'temporal.pid'),
         log: (line) => logger.debug(line),
         announce: say,
@@ -101,6 +103,7 @@ async function main() {
         `  API          ${system.apiUrl}   (health: /health)`,
         ...system.extraUrls.map((u) => `  ${u.label.padEnd(12)} ${u.url}`),
         `  Temporal UI  ${temporalUi ?? `(external Temporal at ${temporalAddress})`}`,
+        ...(temporalUi && codecEndpoint ? [`  UI decoding  ${codecEndpoint}/login   (sign in once with the admin token)`] : []),
         `  Admin token  ${describeAdminToken(adminToken)}`,
         `  Data         ${config.dataDir}`,
         '',

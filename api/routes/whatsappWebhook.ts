@@ -8,6 +8,7 @@ import { createInboundProcessor, isOutage, type WorkflowSignaller } from '../../
 import { createInbox, recordWebhookEvents, type Inbox } from '../../whatsapp/inbox';
 import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
 import { parseWebhook } from '../../whatsapp/webhookPayload';
+import { ApiError, unavailable } from '../errors';
 
 export const WHATSAPP_WEBHOOK_PATH = '/api/whatsapp/webhook';
 
@@ -69,7 +70,7 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
       return;
     }
     logger.warn({ mode: typeof mode === 'string' ? mode : undefined }, 'webhook verification refused');
-    res.sendStatus(403);
+    throw new ApiError('forbidden', 'webhook verification refused: wrong hub.mode or hub.verify_token');
   });
 
   router.post(WHATSAPP_WEBHOOK_PATH, express.raw({ type: '*/*', limit: '3mb' }), async (req, res) => {
@@ -80,8 +81,7 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
       webhookRejected.inc({ reason: 'bad_signature' });
       const reason = !secret ? 'WHATSAPP_APP_SECRET is not set' : header ? 'wrong signature' : 'missing signature';
       logger.warn({ reason, ip: req.ip, bytes: raw.length }, 'webhook delivery refused');
-      res.sendStatus(401);
-      return;
+      throw new ApiError('unauthorized', 'the X-Hub-Signature-256 header does not match the body');
     }
 
     let parsed: ReturnType<typeof parseWebhook>;
@@ -91,8 +91,7 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
       // Signed by Meta yet unreadable: refusing keeps it coming back until a fix can read it.
       webhookRejected.inc({ reason: 'invalid_payload' });
       logger.error({ err, bytes: raw.length }, 'webhook delivery could not be parsed');
-      res.sendStatus(400);
-      return;
+      throw new ApiError('bad_request', 'the webhook body is not a WhatsApp Cloud API notification');
     }
     if (parsed.skipped) logger.warn({ skipped: parsed.skipped }, 'webhook items without the fields we need were skipped');
 
@@ -101,8 +100,7 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
       recorded = await recordWebhookEvents(db, parsed.events, recordOptions);
     } catch (err) {
       logger.error({ err }, 'webhook delivery not stored; Meta will redeliver');
-      res.sendStatus(503);
-      return;
+      throw unavailable('the delivery could not be stored; redeliver later');
     }
     res.sendStatus(200);
     const { messages: m, statuses: st, foreignStatuses } = recorded;
@@ -119,11 +117,11 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     if (m.inserted > m.foreign || st.applied) inbox.kick();
   });
 
-  const bodyErrors: ErrorRequestHandler = (err, _req, res, next) => {
+  const bodyErrors: ErrorRequestHandler = (err, _req, _res, next) => {
     if ((err as { type?: string }).type !== 'entity.too.large') return next(err);
     webhookRejected.inc({ reason: 'too_large' });
     logger.warn('webhook delivery over 3 MB refused');
-    res.sendStatus(413);
+    next(err); // the app's error handler answers 413 in the one error shape
   };
   router.use(WHATSAPP_WEBHOOK_PATH, bodyErrors);
 

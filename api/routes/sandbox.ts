@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router, type Request, type RequestHandler } from 'express';
@@ -16,6 +15,7 @@ import type { AppDeps } from '../app';
 import { ApiError, notFound, unauthorized } from '../errors';
 import { openEventStream } from '../sse';
 import { parseBody, parseId, parseQuery } from '../validation';
+import { constantTimeEqual } from '../../whatsapp/signature';
 import { WHATSAPP_WEBHOOK_PATH } from './whatsappWebhook';
 
 export interface SandboxDeps {
@@ -44,8 +44,6 @@ export function sandboxPageUrl(apiUrl: string, key: string): string {
 
 const entryQuery = z.object({ [KEY_QUERY]: z.string().max(200).optional() });
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
-// Hashing first gives equal-length inputs, which timingSafeEqual needs, without leaking the key's length.
-const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
 /** The key is base64url, which a cookie carries unencoded: nothing to decode. */
 function readCookie(req: Request, name: string): string | undefined {
@@ -65,8 +63,7 @@ function readCookie(req: Request, name: string): string | undefined {
  * a page on another localhost port counts as the same site and would send the cookie too.
  */
 function requireKey(key: string): RequestHandler {
-  const expected = digest(key);
-  const matches = (presented: string) => timingSafeEqual(digest(presented), expected);
+  const matches = (presented: string) => constantTimeEqual(presented, key);
   const refuse = (why: string) => unauthorized(`${why}: open the sandbox URL that the start printed`, KEY_CHALLENGE);
   return (req, res, next) => {
     const offered = parseQuery(req, entryQuery)[KEY_QUERY];

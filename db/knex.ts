@@ -36,11 +36,11 @@ export function createDb(databaseUrl: string, pool: Knex.PoolConfig = { min: 0, 
     client: 'pg',
     connection: databaseUrl,
     pool,
-    migrations: { migrationSource },
-    // A failed query's message would otherwise carry its bound values (phones, payloads) into logs.
     // Waiting longer for a connection than a client waits for its answer helps nobody: an
     // unreachable Postgres becomes a KnexTimeoutError, which the API answers with a 503.
     acquireConnectionTimeout: 3_000,
+    migrations: { migrationSource },
+    // A failed query's message would otherwise carry its bound values (phones, payloads) into logs.
     compileSqlOnError: false,
     // Knex prints to the console by default; route it to the structured log instead.
     ...(logger && {
@@ -54,9 +54,29 @@ export function createDb(databaseUrl: string, pool: Knex.PoolConfig = { min: 0, 
   });
 }
 
+/** Any constant of our own: session advisory locks are per database, so one key per schema suffices. */
+const MIGRATION_LOCK_KEY = 7_461_230_918;
+
+/**
+ * Migrates under a Postgres session advisory lock, so processes starting together (`npm run
+ * api` and `npm run worker` on an empty database) take turns: knex's own lock lives in a
+ * table it first has to create, and two starters race on creating it. The lock is held on
+ * one pooled connection while knex migrates on others (every pool here has at least two);
+ * a starter that dies releases it with its connection. The second one in finds nothing to do.
+ */
 export async function migrateLatest(db: Db): Promise<string[]> {
-  const [, applied] = await db.migrate.latest();
-  return applied;
+  const connection = await db.client.acquireConnection();
+  try {
+    await db.raw('select pg_advisory_lock(?)', [MIGRATION_LOCK_KEY]).connection(connection);
+    try {
+      const [, applied] = await db.migrate.latest();
+      return applied;
+    } finally {
+      await db.raw('select pg_advisory_unlock(?)', [MIGRATION_LOCK_KEY]).connection(connection);
+    }
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
 }
 
 export async function migrateRollbackAll(db: Db): Promise<void> {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { claimInboxRows } from '../db/messages';
-import { migrateLatest, migrateRollbackAll } from '../db/knex';
+import { createDb, migrateLatest, migrateRollbackAll } from '../db/knex';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 
 let t: TestDatabase;
@@ -99,5 +99,25 @@ test("the inbox's claim scans its partial indexes, not the table", async () => {
     expect(plan).toMatch(/whatsapp_messages_inbox_lane_idx/);
   } finally {
     await client.end();
+  }
+});
+
+test('an API and a worker migrating an empty database at once both start', async () => {
+  // Two processes' own pools, on a database nothing has migrated yet: the race is on creating knex_migrations.
+  const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await admin.connect();
+  const name = `test_race_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  await admin.query(`create database ${name}`);
+  const url = new URL(process.env.TEST_DATABASE_URL!);
+  url.pathname = `/${name}`;
+  const [api, worker] = [createDb(url.toString()), createDb(url.toString())];
+  try {
+    const applied = await Promise.all([migrateLatest(api), migrateLatest(worker)]);
+    expect(applied.flat().sort()).toEqual(['001_schema', '002_inbox_index', '003_inbox_lease']);
+    expect(await migrateLatest(api)).toEqual([]);
+  } finally {
+    await Promise.all([api.destroy(), worker.destroy()]);
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
   }
 });

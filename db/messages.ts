@@ -181,26 +181,36 @@ export interface StatusRecord {
   occurredAt?: Date;
   /** Meta's status object as received; its `errors[0]` is what a failed row stores. */
   payload: unknown;
+  /** The outbound row the send's callback data names: it gets the wamid if it has none yet. */
+  outboundId?: number;
 }
 
 export interface RecordedBatch {
   /** `inserted` counts the `skipped` (over the flood limit) and `foreign` ones too. */
   messages: { inserted: number; duplicates: number; skipped: number; foreign: number };
-  statuses: { inserted: number; duplicates: number; applied: number };
+  /** `attached`: outbound rows that got their wamid from a status (their sender died before storing it). */
+  statuses: { inserted: number; duplicates: number; attached: number; applied: number };
 }
 
 /**
  * Stores one webhook delivery in one statement (whatsapp_record_delivery, migration 003):
  * inbound messages (a redelivered id is a no-op; a sender's messages beyond `floodLimit` in
  * the current minute are stored as skipped), status events (a redelivered pair is a no-op)
- * and their effect on our outbound rows. Once this returns the delivery may be acknowledged.
+ * and their effect on our outbound rows, including the wamid of a row whose sender died before
+ * storing it. Once this returns the delivery may be acknowledged.
  */
 export async function recordWebhookBatch(
   db: Db,
   batch: { messages: InboundRecord[]; statuses: StatusRecord[]; floodLimit: number },
 ): Promise<RecordedBatch> {
   const messages = batch.messages.map((m) => ({ id: m.providerMessageId, phone: m.phone, purpose: m.purpose, payload: m.payload, foreign: m.foreign }));
-  const statuses = batch.statuses.map((s) => ({ id: s.providerMessageId, status: s.status, occurredAt: s.occurredAt ?? null, payload: s.payload }));
+  const statuses = batch.statuses.map((s) => ({
+    id: s.providerMessageId,
+    status: s.status,
+    occurredAt: s.occurredAt ?? null,
+    payload: s.payload,
+    outboundId: s.outboundId ?? null,
+  }));
   const { rows } = await db.raw<{ rows: { r: Record<string, number> }[] }>('select whatsapp_record_delivery(?::jsonb, ?::jsonb, ?) as r', [
     JSON.stringify(messages),
     JSON.stringify(statuses),
@@ -214,7 +224,12 @@ export async function recordWebhookBatch(
       skipped: r.messagesSkipped,
       foreign: r.messagesForeign,
     },
-    statuses: { inserted: r.statusesInserted, duplicates: statuses.length - r.statusesInserted, applied: r.statusesApplied },
+    statuses: {
+      inserted: r.statusesInserted,
+      duplicates: statuses.length - r.statusesInserted,
+      attached: r.statusesAttached,
+      applied: r.statusesApplied,
+    },
   };
 }
 

@@ -10,8 +10,10 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { createActivities } from '../activities';
 import { WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
 import type { Config } from '../config';
+import { getBookingDetails } from '../db/bookingViews';
 import { actionId } from '../domain/actions';
 import type { Language } from '../domain/booking';
+import { idempotencyKey, type Notification } from '../domain/notifications';
 import { phoneDigits } from '../domain/phone';
 import { createLogger } from '../observability/logger';
 import type { RunningSystem } from '../runtime/system';
@@ -21,6 +23,7 @@ import { createGraphClient } from '../whatsapp/graphClient';
 import { formatWhen } from '../whatsapp/render';
 import { sign } from '../whatsapp/signature';
 import type { TestDatabase } from './helpers/db';
+import { sendAndDie } from './helpers/dyingWorker';
 import { startTestSystem, type TestSystem } from './helpers/system';
 import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
 
@@ -160,6 +163,9 @@ const statusIds = (d: WebhookDelivery): string[] =>
 
 // ---- what the fake Graph API was asked to send --------------------------------------
 
+/** Every send names its whatsapp_messages row for the status webhooks (and carries no phone). */
+const ROW_CALLBACK = expect.stringMatching(/^wab:\d+$/);
+
 const sentTo = (phone: string) => fake.accepted.filter((m) => m.to === phoneDigits(phone));
 const repliesTo = (messageId: string) => fake.accepted.filter((m) => (m.body as any).context?.message_id === messageId);
 const textOf = (m: AcceptedMessage) => (m.body as any).text?.body as string;
@@ -278,6 +284,7 @@ test('claim from WhatsApp → managers asked in Russian with the three ids → A
     expect(decisionRequests(m.phone, b.id)).toHaveLength(1);
     expect(decisionRequests(m.phone, b.id)[0].body).toEqual({
       messaging_product: 'whatsapp',
+      biz_opaque_callback_data: ROW_CALLBACK,
       recipient_type: 'individual',
       to: m.phone,
       type: 'interactive',
@@ -394,6 +401,7 @@ test('CONTACT_CLIENT gives the manager a wa.me link to the guest; REJECT is fina
   const [link] = await eventually(async () => repliesTo(contact.messageId), (ms) => ms.length === 1);
   expect(link.body).toEqual({
     messaging_product: 'whatsapp',
+    biz_opaque_callback_data: ROW_CALLBACK,
     recipient_type: 'individual',
     to: m0.phone,
     context: { message_id: contact.messageId },
@@ -454,6 +462,7 @@ test.each(['sync', 'async'] as const)(
     const facts = managerFacts(b);
     expect(templates[0].body).toEqual({
       messaging_product: 'whatsapp',
+      biz_opaque_callback_data: ROW_CALLBACK,
       recipient_type: 'individual',
       to: m0.phone,
       type: 'template',
@@ -611,6 +620,31 @@ test('a server error (131000) for one manager is retried up to its cap, then rep
     await expect(attempt(5)).resolves.toEqual({ sent: 1, failed: [{ phone: m1.phone, code: 131000 }] });
     expect(decisionRequests(m0.phone, b.id)).toHaveLength(1);
     expect(decisionAttempts(m1.phone, b.id).map((q) => q.status)).toEqual([400, 400]);
+  } finally {
+    await graph.close();
+  }
+});
+
+test('a worker killed after Meta accepted a message does not send it again: the status webhook stores the wamid on its row', async () => {
+  const b = await book();
+  const guest = guestPhone();
+  const booking = (await getBookingDetails(t.db, b.id))!;
+  const n: Notification = { purpose: 'guestWaiting', recipient: { role: 'guest', phone: guest, language: 'en', name: GUEST_NAME }, booking };
+  const graph = createGraphClient({ apiUrl: fake.url, apiVersion: config.WHATSAPP_API_VERSION, phoneNumberId: PHONE_NUMBER_ID, accessToken: ACCESS_TOKEN });
+  const logger = createLogger('silent');
+  try {
+    const wamid = await sendAndDie({ config, db: t.db, logger, graph }, n);
+    // Meta's sent → delivered → read for it reach the API as signed webhooks, each naming the row.
+    await fake.settled();
+    const [row] = await t.db('whatsapp_messages').where({ idempotency_key: idempotencyKey(n) }).select('id', 'status', 'provider_message_id as wamid');
+    const callbackData = fake.webhookDeliveries.flatMap((d) => (d.body as any).entry[0].changes[0].value.statuses ?? []).filter((s: any) => s.id === wamid).map((s: any) => s.biz_opaque_callback_data);
+    expect(callbackData).toEqual([`wab:${row.id}`, `wab:${row.id}`, `wab:${row.id}`]);
+    expect(row).toMatchObject({ status: 'read', wamid });
+
+    // The activity's retry, once the dead attempt's lease is over, finds the wamid.
+    const retry = createWhatsAppChannel({ config, db: t.db, logger, graph, sendLeaseMs: 1 });
+    expect(await retry.send(n)).toMatchObject({ status: 'sent', providerMessageId: wamid, reused: true });
+    expect(sentTo(guest)).toHaveLength(1);
   } finally {
     await graph.close();
   }

@@ -4,10 +4,13 @@ import { idempotencyKey, type BookingDetails, type Notification } from '../domai
 import { createLogger } from '../observability/logger';
 import { createOutboxChannel, createWhatsAppChannel } from '../whatsapp/channel';
 import { WhatsAppSendError } from '../whatsapp/errors';
+import { recordWebhookEvents } from '../whatsapp/inbox';
+import { parseWebhook } from '../whatsapp/webhookPayload';
 import { startFakeGraphApi, type FakeGraphApi } from '../sandbox/graph';
 import { createGraphClient, type GraphClient } from '../whatsapp/graphClient';
 import { MANAGER_TEMPLATE_PARAMETERS } from '../whatsapp/render';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
+import { sendAndDie } from './helpers/dyingWorker';
 import { createRestaurantFixture, testPhone, type RestaurantFixture } from './helpers/fixtures';
 
 const TOKEN = 'test-access-token';
@@ -49,7 +52,10 @@ const managerRequest = (extra: Partial<Notification> = {}): Notification => ({
   ...extra,
 });
 
-const channel = () => createWhatsAppChannel({ config, db: t.db, logger, graph });
+const channel = (sendLeaseMs?: number) => createWhatsAppChannel({ config, db: t.db, logger, graph, sendLeaseMs });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const diesAfterSending = (n: Notification) => sendAndDie({ config, db: t.db, logger, graph }, n);
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -89,7 +95,8 @@ describe('WhatsApp channel', () => {
 
     const row = await findOutboundByIdempotencyKey(t.db, first.idempotencyKey);
     expect(row).toMatchObject({ status: 'sent', providerMessageId: first.providerMessageId, bookingId: booking.id, purpose: 'managerRequest', round });
-    expect(row?.payload).toEqual(fake.requests[0].body);
+    // What went out is the recorded message with its row's callback data (no phone number: Meta stores it).
+    expect(fake.requests[0].body).toEqual({ ...(row!.payload as object), biz_opaque_callback_data: `wab:${row!.id}` });
   });
 
   it('sends a single request when two attempts race', async () => {
@@ -101,6 +108,24 @@ describe('WhatsApp channel', () => {
     for (const r of results) {
       if (r.status === 'rejected') expect(r.reason).toMatchObject({ retryable: true, reason: 'inProgress' });
     }
+  });
+
+  it('does not resend a message whose attempt died inside the lease; after it, with no status webhook, sends again', async () => {
+    const leaseMs = 1_500;
+    const n = managerRequest();
+    const wamid = await diesAfterSending(n);
+    expect(await findOutboundByIdempotencyKey(t.db, idempotencyKey(n))).toMatchObject({ status: 'sending', providerMessageId: null });
+
+    // The lease is the status webhook's chance to store the wamid: a retry inside it waits.
+    await expect(channel(leaseMs).send(n)).rejects.toMatchObject({ retryable: true, reason: 'inProgress', retryAfterMs: leaseMs });
+    expect(fake.requests).toHaveLength(1);
+
+    // No webhook came: the message may never have left, so it is sent again (the window README states).
+    await sleep(leaseMs + 200);
+    const retried = await channel(leaseMs).send(n);
+    expect(retried).toMatchObject({ status: 'sent', reused: false });
+    expect(retried.providerMessageId).not.toBe(wamid);
+    expect(fake.requests).toHaveLength(2);
   });
 
   it('sends the manager template when the interactive message is outside the 24-hour window', async () => {
@@ -189,6 +214,46 @@ describe('WhatsApp channel', () => {
   });
 });
 
+/** A status webhook for a message the fake accepted, as Meta sends it: the send's callback data echoed. */
+function statusDelivery(m: { id: string; to: string; body: Record<string, unknown> }, status: string, extra: Record<string, unknown> = {}) {
+  const s = { id: m.id, status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: m.to, biz_opaque_callback_data: m.body.biz_opaque_callback_data, ...extra };
+  const value = { messaging_product: 'whatsapp', metadata: { phone_number_id: PHONE_NUMBER_ID }, statuses: [s] };
+  return parseWebhook({ object: 'whatsapp_business_account', entry: [{ id: 'WABA', changes: [{ field: 'messages', value }] }] }).events;
+}
+const record = (events: ReturnType<typeof statusDelivery>) => recordWebhookEvents(t.db, events, { phoneNumberId: PHONE_NUMBER_ID, floodLimitPerMinute: 100 });
+
+describe('a status webhook naming the row of a send whose attempt died', () => {
+  it('stores the wamid, so the retry after the lease returns it instead of sending again', async () => {
+    const n = managerRequest();
+    const wamid = await diesAfterSending(n);
+    const [accepted] = fake.accepted.filter((m) => m.id === wamid);
+    expect(await record(statusDelivery(accepted, 'sent'))).toMatchObject({ statuses: { inserted: 1, attached: 1 } });
+    expect(await record(statusDelivery(accepted, 'delivered'))).toMatchObject({ statuses: { attached: 0, applied: 1 } });
+    expect(await findOutboundByIdempotencyKey(t.db, idempotencyKey(n))).toMatchObject({ status: 'delivered', providerMessageId: wamid });
+
+    await sleep(50);
+    expect(await channel(10).send(n)).toEqual({ status: 'sent', idempotencyKey: idempotencyKey(n), providerMessageId: wamid, reused: true });
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('leaves the row alone when the status is for another phone, names a wamid another row holds, or the row has its wamid', async () => {
+    const n = managerRequest();
+    const wamid = await diesAfterSending(n);
+    const [accepted] = fake.accepted.filter((m) => m.id === wamid);
+    const row = async () => (await findOutboundByIdempotencyKey(t.db, idempotencyKey(n)))!;
+
+    expect(await record(statusDelivery(accepted, 'sent', { recipient_id: '77010000000' }))).toMatchObject({ statuses: { inserted: 1, attached: 0 } });
+    const other = await channel().send(managerRequest());
+    expect(await record(statusDelivery({ ...accepted, id: other.providerMessageId! }, 'read'))).toMatchObject({ statuses: { attached: 0 } });
+    expect(await row()).toMatchObject({ status: 'sending', providerMessageId: null });
+
+    expect(await record(statusDelivery(accepted, 'delivered'))).toMatchObject({ statuses: { attached: 1 } });
+    expect(await row()).toMatchObject({ status: 'delivered', providerMessageId: wamid });
+    expect(await record(statusDelivery({ ...accepted, id: 'wamid.SOMETHING_ELSE' }, 'read'))).toMatchObject({ statuses: { attached: 0 } });
+    expect(await row()).toMatchObject({ status: 'delivered', providerMessageId: wamid });
+  });
+});
+
 describe('fake Graph API', () => {
   const post = (body: unknown) => graph.send(body as never).catch((e: WhatsAppSendError) => e);
   const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to: '+77011234567' };
@@ -208,6 +273,7 @@ describe('fake Graph API', () => {
     expect(await post({ ...base, type: 'template', template: { name: 'unknown', language: { code: 'en' }, components: [] } })).toMatchObject({ code: 132001 });
     expect(await post({ ...base, type: 'template', template: { name: 'booking_request', language: { code: 'en' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'a' }] }] } })).toMatchObject({ code: 132000 });
     expect(await post({ ...base, type: 'template', template: { name: 'booking_request', language: { code: 'en' }, components: [{ type: 'body', parameters: [{ type: 'text', text: 'a\nb' }] }] } })).toMatchObject({ code: 132018 });
+    expect(await post({ ...base, type: 'text', text: { body: 'x' }, biz_opaque_callback_data: 'x'.repeat(513) })).toMatchObject({ code: 131009 });
     expect(fake.accepted.filter((m) => m.to === '77011234567')).toHaveLength(0);
   });
 

@@ -136,6 +136,12 @@ describe('parseWebhook', () => {
     ]);
   });
 
+  it("reads the row a status is for from our callback data, and ignores anyone else's", () => {
+    const status = (callback: unknown) => ({ id: 'wamid.OUT', status: 'sent', timestamp: '1', recipient_id: '77011234567', biz_opaque_callback_data: callback });
+    const list = statuses(envelope({ statuses: [status('wab:42'), status('campaign-7'), status('wab:0'), status('wab:42x'), status(42), status(undefined)] }));
+    expect(list.map((s) => s.outboundId)).toEqual([42, undefined, undefined, undefined, undefined, undefined]);
+  });
+
   it('flattens every entry, change, message and status of a batch', () => {
     const many = Array.from({ length: 1000 }, (_, i) => ({ from: '77011234567', id: `wamid.M${i}`, timestamp: '1', type: 'text', text: { body: `hi ${i}` } }));
     const body = {

@@ -7,10 +7,17 @@ import type { Logger } from '../observability/logger';
 import { outboundMessages } from '../observability/metrics';
 import { isWhatsAppSendError, OUTSIDE_WINDOW, WhatsAppSendError } from './errors';
 import type { GraphClient } from './graphClient';
-import type { OutboundMessage } from './messages';
+import { trackedAs, type OutboundMessage } from './messages';
 import { MANAGER_DECISION_PURPOSES, renderManagerTemplate, renderNotification } from './render';
 
-/** Longer than any request can take (the Graph client times out at 15 s). */
+/**
+ * How long a `sending` row without a wamid belongs to the attempt that claimed it. Longer than
+ * any request can take (the Graph client times out at 15 s), and then some: when that attempt
+ * died after Meta accepted its message, Meta's `sent` status webhook (usually seconds after
+ * acceptance) stores the wamid through the send's callback data, and a retry returns it instead
+ * of sending again. A retry sends again only when no status came within this time; a duplicate
+ * needs Meta to accept a message AND its status webhooks to be late by that much.
+ */
 const SEND_LEASE_MS = 60_000;
 
 interface Planned {
@@ -41,34 +48,38 @@ const outbound = (n: Notification, p: Planned) => ({
 
 /**
  * The WhatsApp Cloud API channel. Every message is recorded under its idempotency key before
- * it is sent; once Meta has returned a wamid for a key, sending it again returns `reused`
- * without a request. Manager messages refused with 131047 (outside the 24-hour window) go
- * out as WHATSAPP_MANAGER_TEMPLATE instead.
+ * it is sent, and carries its row's id as callback data; once a wamid is known for a key (from
+ * Meta's answer or a status webhook), sending it again returns `reused` without a request.
+ * Manager messages refused with 131047 (outside the 24-hour window) go out as
+ * WHATSAPP_MANAGER_TEMPLATE instead.
  */
 export function createWhatsAppChannel(deps: {
   config: Pick<Config, 'WHATSAPP_MANAGER_TEMPLATE'>;
   db: Db;
   logger: Logger;
   graph: GraphClient;
+  /** SEND_LEASE_MS unless a test needs it short. */
+  sendLeaseMs?: number;
 }): NotificationChannel {
   const { db, graph } = deps;
+  const leaseMs = deps.sendLeaseMs ?? SEND_LEASE_MS;
   const logger = deps.logger.child({ component: 'whatsapp-channel' });
 
   async function deliver(n: Notification, p: Planned): Promise<SendResult> {
-    const { claimed, row } = await claimOutbound(db, outbound(n, p), { status: 'sending', leaseMs: SEND_LEASE_MS });
+    const { claimed, row } = await claimOutbound(db, outbound(n, p), { status: 'sending', leaseMs });
     if (!claimed) {
       if (row.providerMessageId) {
         outboundMessages.inc({ purpose: n.purpose, outcome: 'reused' });
         return { status: 'sent', idempotencyKey: p.key, providerMessageId: row.providerMessageId, reused: true };
       }
       throw new WhatsAppSendError(undefined, 'another attempt is sending this message', {
-        classification: { kind: 'retryable', reason: 'inProgress', retryAfterMs: SEND_LEASE_MS },
+        classification: { kind: 'retryable', reason: 'inProgress', retryAfterMs: leaseMs },
       });
     }
     const log = { purpose: n.purpose, bookingId: n.booking?.id, to: maskPhone(n.recipient.phone), type: p.message.type };
     let messageId: string;
     try {
-      ({ messageId } = await graph.send(p.message));
+      ({ messageId } = await graph.send(trackedAs(p.message, row.id)));
     } catch (err) {
       const e = isWhatsAppSendError(err) ? err : new WhatsAppSendError(undefined, String(err));
       await markOutboundError(db, row.id, { code: e.code, title: e.title }, !e.retryable);
@@ -76,7 +87,8 @@ export function createWhatsAppChannel(deps: {
       logger.warn({ ...log, code: e.code, reason: e.reason, error: e.title }, 'whatsapp send refused');
       throw e;
     }
-    // Meta has the message now: a failure to record that means a retry may send it twice.
+    // Meta has the message now. Should this process die before the next line, the status
+    // webhook stores the wamid instead (see SEND_LEASE_MS).
     await markOutboundSent(db, row.id, messageId);
     outboundMessages.inc({ purpose: n.purpose, outcome: 'sent' });
     logger.info({ ...log, providerMessageId: messageId }, 'whatsapp message sent');

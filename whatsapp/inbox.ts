@@ -48,6 +48,7 @@ export async function recordWebhookEvents(db: Db, events: WebhookEvent[], opts: 
         status: e.status,
         occurredAt: e.timestamp === undefined ? undefined : new Date(e.timestamp * 1000),
         payload: e.raw,
+        outboundId: e.outboundId,
       });
     }
   }
@@ -91,6 +92,8 @@ export interface InboxOptions {
 }
 
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
+// How long a kick waits for others to join it: well under what a guest notices.
+const KICK_DELAY_MS = 5;
 
 /**
  * Several processes may run an inbox over one database: rows are leased (claimInboxRows), so
@@ -105,7 +108,9 @@ export function createInbox(deps: InboxOptions): Inbox {
   const logger = deps.logger.child({ component: 'whatsapp-inbox' });
   const inFlight = new Set<Promise<void>>();
   const totals: DrainResult = { processed: 0, failed: 0 };
+  const refillAt = Math.floor(concurrency / 2);
   let timer: NodeJS.Timeout | undefined;
+  let kicked: NodeJS.Timeout | undefined;
   let claiming: Promise<void> | undefined;
   let again = false;
   let stopping = false;
@@ -162,7 +167,9 @@ export function createInbox(deps: InboxOptions): Inbox {
           for (const row of rows) {
             const work: Promise<void> = handle(row, owner).finally(() => {
               inFlight.delete(work);
-              void pump();
+              // One claim per freed slot would be one UPDATE per row: refill once half the
+              // slots are free (or the inbox is idle, so a sender's next row never waits).
+              if (inFlight.size <= refillAt) void pump();
             });
             inFlight.add(work);
           }
@@ -209,13 +216,20 @@ export function createInbox(deps: InboxOptions): Inbox {
       void pump();
     },
     kick() {
-      if (timer) void pump();
+      // Deliveries arrive by the hundred per second: their kicks share one claim.
+      if (!timer || kicked) return;
+      kicked = setTimeout(() => {
+        kicked = undefined;
+        void pump();
+      }, KICK_DELAY_MS);
     },
     drain,
     async stop() {
       stopping = true;
       clearInterval(timer);
+      clearTimeout(kicked);
       timer = undefined;
+      kicked = undefined;
       await claiming;
       await Promise.all(inFlight);
     },

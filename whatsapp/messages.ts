@@ -15,6 +15,7 @@ export const LIMITS = {
   buttonTitle: 20,
   buttonId: 256,
   ctaDisplayText: 20,
+  callbackData: 512,
   /** Ours, not Meta's: a long free text (special requests, a big preorder) cannot swamp the template body. */
   templateParameter: 200,
 } as const;
@@ -29,6 +30,8 @@ interface Base {
   recipient_type: 'individual';
   to: string;
   context?: { message_id: string };
+  /** Echoed by Meta in every status webhook of the message; see trackedAs. */
+  biz_opaque_callback_data?: string;
 }
 
 export interface TextMessage extends Base {
@@ -71,6 +74,26 @@ export interface TemplateMessage extends Base {
 }
 
 export type OutboundMessage = TextMessage | ButtonsMessage | CtaUrlMessage | TemplateMessage;
+
+/**
+ * The callback data naming the whatsapp_messages row a send belongs to. Meta echoes it in the
+ * message's status webhooks, which is how a wamid reaches our row when the sender died before
+ * storing it (whatsapp_record_delivery, migration 003). Only the row id travels: the
+ * idempotency key holds a phone number, and the callback data is stored on Meta's side.
+ */
+const CALLBACK_DATA_PREFIX = 'wab:';
+const CALLBACK_DATA = new RegExp(`^${CALLBACK_DATA_PREFIX}([1-9]\\d{0,14})$`);
+
+export function trackedAs<M extends OutboundMessage>(message: M, outboundId: number): M {
+  if (!Number.isSafeInteger(outboundId) || outboundId <= 0) throw new Error(`outbound id ${outboundId} is not a row id`);
+  return { ...message, biz_opaque_callback_data: `${CALLBACK_DATA_PREFIX}${outboundId}` };
+}
+
+/** The row id in callback data written by trackedAs; undefined for anything else. */
+export function outboundIdOf(callbackData: string | undefined): number | undefined {
+  const m = callbackData?.match(CALLBACK_DATA);
+  return m ? Number(m[1]) : undefined;
+}
 
 export interface SendOptions {
   /** The inbound message this one answers; WhatsApp shows it quoted. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { outboundIdOf } from './messages';
 
 /**
  * Meta's webhook envelope turned into a flat list of events. Parsing is tolerant: unknown
@@ -40,6 +41,8 @@ export interface StatusEvent {
   status: string;
   timestamp?: number;
   recipientId?: string;
+  /** Our whatsapp_messages row, from the `biz_opaque_callback_data` we sent with the message. */
+  outboundId?: number;
   errors: { code: number; title?: string; message?: string; details?: string }[];
   raw: unknown;
 }
@@ -97,6 +100,7 @@ const statusSchema = z.object({
   status: z.string().min(1),
   timestamp: unixSeconds,
   recipient_id: z.string().optional(),
+  biz_opaque_callback_data: z.string().optional().catch(undefined),
   errors: z
     .array(
       z.object({
@@ -182,6 +186,7 @@ export function parseWebhook(body: unknown): ParsedWebhook {
           status: s.data.status,
           timestamp: s.data.timestamp,
           recipientId: s.data.recipient_id,
+          outboundId: outboundIdOf(s.data.biz_opaque_callback_data),
           errors: s.data.errors.map((e) => ({ code: e.code, title: e.title, message: e.message, details: e.error_data?.details })),
           raw,
         });

@@ -94,7 +94,7 @@ export async function up(knex: Knex): Promise<void> {
     end
     $fn$`);
 
-  // messages: [{id, phone, purpose, payload, foreign}]; statuses: [{id, status, occurredAt, payload}].
+  // messages: [{id, phone, purpose, payload, foreign}]; statuses: [{id, status, occurredAt, payload, outboundId}].
   // A sender's n-th message of the current minute beyond flood_limit is stored as `skipped`;
   // only the first of those stays open, for the one "please slow down" reply. Counting reads
   // committed rows, so two deliveries racing may let a message or two more through: cheap
@@ -108,6 +108,7 @@ export async function up(knex: Knex): Promise<void> {
       foreign_count integer := 0;
       status_inserted integer := 0;
       new_ids text[];
+      attached_ids text[];
     begin
       if jsonb_array_length(messages) > 0 then
         with input as (
@@ -154,6 +155,31 @@ export async function up(knex: Knex): Promise<void> {
           returning provider_message_id
         )
         select count(*), array_agg(distinct provider_message_id) into status_inserted, new_ids from ins;
+        -- A sender that died after Meta accepted its message but before markOutboundSent left
+        -- its row without the wamid. The status names the row (outboundId, from the callback
+        -- data the send carried), so the wamid is stored here and a retry finds it instead of
+        -- sending again. Only a row still waiting for a wamid is touched, only when the status
+        -- is for that row's phone (a user known by a business-scoped id cannot be compared),
+        -- and never with a wamid another row already holds (that would refuse the delivery).
+        with claimed as (
+          select distinct on ((e->>'outboundId')::bigint) (e->>'outboundId')::bigint as row_id, e->>'id' as wamid,
+                 e->'payload'->>'recipient_id' as recipient
+          from jsonb_array_elements(statuses) as e
+          where jsonb_typeof(e->'outboundId') = 'number'
+          order by (e->>'outboundId')::bigint
+        ),
+        attached as (
+          update whatsapp_messages as m
+          set provider_message_id = c.wamid, status = 'sent', error_code = null, error_title = null, updated_at = now()
+          from claimed as c
+          where m.id = c.row_id and m.direction = 'out' and m.provider_message_id is null
+            and m.status in ('sending', 'retrying')
+            and (c.recipient is null or c.recipient !~ '^[0-9]+$' or m.phone = '+' || c.recipient)
+            and not exists (select 1 from whatsapp_messages as w where w.provider_message_id = c.wamid)
+          returning m.provider_message_id
+        )
+        select array_agg(provider_message_id) into attached_ids from attached;
+        new_ids := array(select distinct unnest(coalesce(new_ids, '{}') || coalesce(attached_ids, '{}')));
       end if;
 
       return jsonb_build_object(
@@ -161,6 +187,7 @@ export async function up(knex: Knex): Promise<void> {
         'messagesSkipped', skipped,
         'messagesForeign', foreign_count,
         'statusesInserted', status_inserted,
+        'statusesAttached', coalesce(cardinality(attached_ids), 0),
         'statusesApplied', case when new_ids is null then 0 else whatsapp_apply_statuses(new_ids) end);
     end
     $fn$`);

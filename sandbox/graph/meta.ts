@@ -124,6 +124,10 @@ export function validateMessage(body: unknown, templates: FakeTemplate[] | undef
   if (!to) throw badParam('The parameter to is required.');
   if (!/^\+[1-9]\d{6,14}$/.test(to)) throw badParam('to must be + followed by the country code and number (the fake refuses numbers without +)');
   if (body.context !== undefined && !(isObject(body.context) && str(body.context.message_id))) throw badParam('context.message_id must be a string');
+  const callbackData = body.biz_opaque_callback_data;
+  if (callbackData !== undefined && (typeof callbackData !== 'string' || callbackData.length > LIMITS.callbackData)) {
+    throw invalid(`biz_opaque_callback_data must be a string of at most ${LIMITS.callbackData} characters`);
+  }
   switch (body.type) {
     case 'text': {
       const text = isObject(body.text) ? str(body.text.body) : undefined;

@@ -9,8 +9,8 @@ import { createWebhookSender, type FakeWebhookOptions, type WebhookDelivery } fr
  * A stand-in for the WhatsApp Cloud API on 127.0.0.1, for end-to-end tests and the local
  * sandbox: the same path, headers and JSON as Meta, the same refusals (meta.ts) for a bad
  * token, a malformed request or a value over a limit, and, when a webhook is configured,
- * SIGNED status webhooks (sent → delivered → read) and inbound messages the way Meta
- * delivers them (webhooks.ts).
+ * SIGNED status webhooks (sent → delivered → read, echoing the send's biz_opaque_callback_data)
+ * and inbound messages the way Meta delivers them (webhooks.ts).
  */
 export interface FakeGraphApiOptions {
   accessToken: string;

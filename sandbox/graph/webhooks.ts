@@ -91,8 +91,10 @@ export function createWebhookSender(business: { phoneNumberId: string; displayPh
     /** sent → delivered → read for an accepted message, or one `failed` status for an asynchronous failure. */
     statuses(m: AcceptedMessage, failure?: FakeFailure): void {
       if (!webhook) return;
+      // Meta echoes the send's callback data in each of the message's statuses.
+      const callbackData = typeof m.body.biz_opaque_callback_data === 'string' ? { biz_opaque_callback_data: m.body.biz_opaque_callback_data } : {};
       const status = (s: string, extra: Record<string, unknown> = {}) =>
-        envelope({ statuses: [{ id: m.id, status: s, timestamp: nowSeconds(), recipient_id: m.to, ...extra }] });
+        envelope({ statuses: [{ id: m.id, status: s, timestamp: nowSeconds(), recipient_id: m.to, ...callbackData, ...extra }] });
       if (failure) {
         const title = failure.title ?? 'Message failed';
         const error = { code: failure.code, title, message: title, error_data: { details: failure.details ?? '' } };

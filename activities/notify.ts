@@ -15,6 +15,7 @@ import { getBookingDetails } from '../db/bookingViews';
 import { getGuestContact } from '../db/clients';
 import { findOutboundByIdempotencyKey } from '../db/messages';
 import { getRestaurant, listMembers } from '../db/restaurants';
+import { undeliveredMessages } from '../observability/metrics';
 import { isWhatsAppSendError } from '../whatsapp/errors';
 import type { ActivityDeps } from './deps';
 
@@ -48,6 +49,26 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
   }
 
   return {
+    /**
+     * A send the workflow gave up on (still failing when it stopped being useful): its
+     * unsent rows become `failed` with the reason, so the admin view shows it, and the
+     * metric lets an alert fire. Rows already sent, and other purposes, stay as they are.
+     */
+    async recordUndelivered(a: { bookingId: number; purpose: NotificationPurpose; error: string }): Promise<void> {
+      const rows = await db('whatsapp_messages')
+        .where({ booking_id: a.bookingId, purpose: a.purpose, direction: 'out' })
+        .whereNull('provider_message_id')
+        .whereIn('status', ['queued', 'sending', 'retrying'])
+        .update({
+          status: 'failed',
+          error_title: `undelivered: ${a.error}`.slice(0, 500),
+          processed_at: db.fn.now(),
+          updated_at: db.fn.now(),
+        });
+      undeliveredMessages.inc({ purpose: a.purpose });
+      logger.error({ bookingId: a.bookingId, purpose: a.purpose, rows, error: a.error }, 'booking message undelivered; gave up');
+    },
+
     /** One message per manager (or owner); a permanent failure for one does not stop the others. */
     async notifyManagers(a: {
       bookingId: number;

@@ -56,6 +56,7 @@ const envSchema = z.object({
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
   // Parsed here so a bad key is reported with every other problem; never echoed back.
   TEMPORAL_PAYLOAD_KEYS: optionalString.transform((value, ctx) => {
     if (value === undefined) return undefined;

@@ -50,6 +50,13 @@ export const outboundMessages = new client.Counter({
   registers: [registry],
 });
 
+export const undeliveredMessages = new client.Counter({
+  name: 'booking_messages_undelivered_total',
+  help: 'Booking messages the workflow gave up on: still failing when they stopped being useful, by purpose',
+  labelNames: ['purpose'] as const,
+  registers: [registry],
+});
+
 export const httpRequestDuration = new client.Histogram({
   name: 'http_request_duration_seconds',
   help: 'API request latency by route and status code',

@@ -8,14 +8,23 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createActivities } from '../activities';
+import type { BookingStatus } from '../domain/booking';
+import type { NotificationChannel } from '../domain/notifications';
+import { claimCode } from '../domain/claim';
+import { claimDeadline, resolveTiming } from '../domain/timing';
+import { insertDraftBooking } from '../db/bookings';
+import { transitionBooking } from '../db/bookingHistory';
+import { upsertClient } from '../db/clients';
 import { createLogger } from '../observability/logger';
+import { undeliveredMessages } from '../observability/metrics';
 import { createOutboxChannel } from '../whatsapp/channel';
 import { bookingHandle } from '../temporal/bookingClient';
-import { approveSignal, cancelSignal, claimSignal, rejectSignal, statusQuery } from '../workflows/definitions';
+import { ensureWorkflowOf } from '../temporal/draftBooking';
+import { approveSignal, cancelSignal, claimSignal, rejectSignal, statusQuery, workflowIdFor, WORKFLOW_TYPE } from '../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 import { createDraft, createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { recordHistory } from './helpers/histories';
-import { createTimeSkippingEnv, getWorkflowBundle, uniqueId } from './helpers/temporal';
+import { createTimeSkippingEnv, getWorkflowBundle, uniqueId, withWorker } from './helpers/temporal';
 
 const MIN = 60_000;
 const config = loadConfig({});
@@ -27,16 +36,37 @@ let running: Promise<void>;
 let r: RestaurantFixture;
 const taskQueue = uniqueId('bookings');
 
-beforeAll(async () => {
-  [t, env] = await Promise.all([createTestDatabase(), createTimeSkippingEnv()]);
-  r = await createRestaurantFixture(t.db);
+/** Bookings whose managers WhatsApp keeps failing for (a retryable error, attempt after attempt). */
+const unreachableManagers = new Set<number>();
+
+/** The outbox, except that sends to an unreachable manager are recorded and then fail. */
+const channel = (): NotificationChannel => {
+  const outbox = createOutboxChannel({ db: t.db });
+  return {
+    async send(n) {
+      const result = await outbox.send(n);
+      if (n.booking && unreachableManagers.has(n.booking.id) && n.recipient.role === 'manager') throw new Error('Graph API unreachable');
+      return result;
+    },
+  };
+};
+
+const activities = () => createActivities({ config, db: t.db, channel: channel(), logger: createLogger('silent') });
+
+async function startWorker() {
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await getWorkflowBundle(require.resolve('../workflows')),
-    activities: createActivities({ config, db: t.db, channel: createOutboxChannel({ db: t.db }), logger: createLogger('silent') }),
+    activities: activities(),
   });
   running = worker.run();
+}
+
+beforeAll(async () => {
+  [t, env] = await Promise.all([createTestDatabase(), createTimeSkippingEnv()]);
+  r = await createRestaurantFixture(t.db);
+  await startWorker();
 });
 
 afterAll(async () => {
@@ -76,6 +106,31 @@ async function claimed(guestPhone = testPhone(), startsInMs?: number) {
   await eventually(() => toldCount(b.id, 'guestWaiting'), (n) => n === 1);
   return { ...b, guestPhone };
 }
+
+// First, while no other booking's timers share the server's clock.
+test('a worker that caches one workflow still runs two bookings side by side to the end', async () => {
+  await withWorker(
+    env,
+    { workflowBundle: await getWorkflowBundle(require.resolve('../workflows')), activities: activities(), maxCachedWorkflows: 1 },
+    async (smallQueue) => {
+      const now = await env.currentTimeMs();
+      const [x, y] = await Promise.all(
+        [0, 1].map(async () => {
+          const row = await createDraft({ db: t.db, client: env.client, config, taskQueue: smallQueue }, r, { now, startsInMs: (24 + 3 * slot++) * 60 * MIN });
+          return { id: row.id, handle: bookingHandle(env.client, row.id) };
+        }),
+      );
+      await x.handle.signal(claimSignal, { phone: testPhone() });
+      await y.handle.signal(claimSignal, { phone: testPhone() });
+      await Promise.all([reaches(x, 'PENDING'), reaches(y, 'PENDING')]);
+      await x.handle.signal(approveSignal, { actor: { type: 'admin' } });
+      await y.handle.signal(rejectSignal, { actor: { type: 'admin' } });
+      await Promise.all([reaches(x, 'APPROVED'), reaches(y, 'REJECTED')]);
+      await env.sleep(40 * 60 * MIN); // past both visits
+      expect(await Promise.all([x.handle.result(), y.handle.result()])).toEqual(['APPROVED', 'REJECTED']);
+    },
+  );
+});
 
 test('an unclaimed draft expires after BOOKING_CLAIM_TTL and nobody is messaged', async () => {
   const b = await newBooking();
@@ -208,7 +263,7 @@ test('an approved booking can be cancelled; guest and managers are told', async 
   await b.handle.signal(cancelSignal, { actor: { type: 'admin' }, reason: 'Kitchen closed' });
   await reaches(b, 'CANCELLED');
   await eventually(() => toldCount(b.id, 'managerCancelled'), (n) => n === 2);
-  expect(await toldCount(b.id, 'guestCancelled')).toBe(1);
+  await eventually(() => toldCount(b.id, 'guestCancelled'), (n) => n === 1);
   expect((await history(b.id)).at(-1)).toEqual({ from: 'APPROVED', to: 'CANCELLED', actor: 'admin', reason: 'Kitchen closed' });
   // A cancelled booking cannot be cancelled again or approved.
   await b.handle.signal(cancelSignal, { actor: { type: 'admin' } });
@@ -217,4 +272,127 @@ test('an approved booking can be cancelled; guest and managers are told', async 
   expect((await statusOf(b)).status).toBe('CANCELLED');
   expect((await history(b.id)).filter((h) => h.to === 'CANCELLED')).toHaveLength(1);
   await recordHistory('timeskip-cancelled', b.handle);
+});
+
+/**
+ * A committed row in `status` with no workflow yet, as the API leaves it when Temporal is
+ * down (or as a lost workflow leaves it); the reconciler then starts the workflow for it.
+ */
+async function rowWithoutWorkflow(status: BookingStatus, guestPhone = testPhone()) {
+  const now = await env.currentTimeMs();
+  const timing = resolveTiming({}, config);
+  const startsAt = new Date(now + (24 + 3 * slot++) * 60 * MIN);
+  const row = await t.db.transaction((trx) =>
+    insertDraftBooking(trx, {
+      restaurantId: r.restaurantId,
+      tableId: r.tableId,
+      startsAt,
+      endsAt: new Date(startsAt.getTime() + timing.slotMs),
+      partySize: 2,
+      claimSecret: (id) => claimCode(id, 'abcdefghjk'),
+      claimExpiresAt: claimDeadline(new Date(now), startsAt, timing),
+      workflowIdFor,
+      items: [],
+    }),
+  );
+  if (status !== 'DRAFT') {
+    const client = await upsertClient(t.db, { phone: guestPhone, name: 'Ana' });
+    await transitionBooking(t.db, { bookingId: row.id, from: 'DRAFT', to: 'PENDING', actor: { type: 'guest', id: client.id }, clientId: client.id });
+    if (status !== 'PENDING') {
+      await transitionBooking(t.db, { bookingId: row.id, from: 'PENDING', to: status, actor: { type: 'admin' }, decision: true });
+    }
+  }
+  const started = await ensureWorkflowOf({ db: t.db, temporal: env.client, config: { ...config, TEMPORAL_TASK_QUEUE: taskQueue } }, row);
+  expect(started).toBe('started');
+  return { id: row.id, startsAt, guestPhone, handle: bookingHandle(env.client, row.id) };
+}
+
+test('a workflow started for a PENDING row resumes: managers asked, deadlines counted from now, expiry tells the guest', async () => {
+  const b = await rowWithoutWorkflow('PENDING');
+  const startedAt = await env.currentTimeMs();
+  const state = await reaches(b, 'PENDING');
+  expect(state.guest).toMatchObject({ phone: b.guestPhone, name: 'Ana' });
+  const expireAt = Date.parse(state.deadlines.expireAt!);
+  expect(expireAt - startedAt).toBeGreaterThanOrEqual(45 * MIN - 5_000);
+  expect(expireAt - startedAt).toBeLessThanOrEqual(45 * MIN + 5_000);
+  await eventually(() => toldCount(b.id, 'managerRequest'), (n) => n === 2);
+  await eventually(() => toldCount(b.id, 'guestWaiting'), (n) => n === 1);
+
+  await env.sleep(46 * MIN);
+  await reaches(b, 'EXPIRED');
+  await eventually(() => toldCount(b.id, 'guestExpired'), (n) => n === 1);
+  expect((await told(b.id)).filter((m) => m.purpose === 'guestExpired')).toEqual([{ purpose: 'guestExpired', phone: b.guestPhone }]);
+  expect((await history(b.id)).map((h) => h.to)).toEqual(['DRAFT', 'PENDING', 'EXPIRED']);
+  await recordHistory('timeskip-resume-pending', b.handle);
+});
+
+test('a workflow started for a finished row ends at once and sends nothing; one without a row ends too', async () => {
+  const b = await rowWithoutWorkflow('REJECTED');
+  expect(await b.handle.result()).toBe('REJECTED');
+  expect(await told(b.id)).toEqual([]);
+  expect((await history(b.id)).map((h) => h.to)).toEqual(['DRAFT', 'PENDING', 'REJECTED']);
+
+  const missing = b.id + 1_000_000;
+  const handle = await env.client.workflow.start(WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: workflowIdFor(missing),
+    args: [{ bookingId: missing, restaurantId: r.restaurantId, startsAt: b.startsAt.toISOString(), visitEndsAt: b.startsAt.toISOString(), claimExpiresAt: b.startsAt.toISOString(), timing: resolveTiming({}, config) }],
+  });
+  expect(await handle.result()).toBeUndefined();
+  expect(await t.db('whatsapp_messages').where({ booking_id: missing }).count('* as n').first()).toEqual({ n: 0 });
+  await recordHistory('timeskip-resume-final', b.handle);
+});
+
+test('a 10-minute worker outage fails nothing: a claim sent meanwhile is acted on when a worker is back', async () => {
+  // Workers of their own without a sticky cache: the time-skipping server would otherwise hold
+  // the next task for the stopped worker's sticky queue, and its clock with it.
+  const outageQueue = uniqueId('outage');
+  const options = { connection: env.nativeConnection, taskQueue: outageQueue, workflowBundle: await getWorkflowBundle(require.resolve('../workflows')), maxCachedWorkflows: 0 };
+  const before = await Worker.create({ ...options, activities: activities() });
+  const row = await before.runUntil(async () => {
+    const draft = await createDraft({ db: t.db, client: env.client, config, taskQueue: outageQueue }, r, { now: await env.currentTimeMs(), startsInMs: (24 + 3 * slot++) * 60 * MIN });
+    await reaches({ handle: bookingHandle(env.client, draft.id) }, 'DRAFT');
+    return draft;
+  });
+  const b = { id: row.id, handle: bookingHandle(env.client, row.id) };
+
+  await env.sleep(10 * MIN); // no worker at all
+  const guest = testPhone();
+  await b.handle.signal(claimSignal, { phone: guest, name: 'Ana' });
+  expect((await t.db('bookings').where({ id: b.id }).first()).status).toBe('DRAFT');
+
+  const after = await Worker.create({ ...options, activities: activities() });
+  await after.runUntil(async () => {
+    await reaches(b, 'PENDING');
+    await eventually(() => toldCount(b.id, 'managerRequest'), (n) => n === 2);
+    await eventually(() => toldCount(b.id, 'guestWaiting'), (n) => n === 1);
+  });
+  expect((await b.handle.describe()).status.name).toBe('RUNNING');
+  // Its next timer would hold the shared clock with no worker to take it.
+  await b.handle.terminate('test over');
+});
+
+test('a manager request WhatsApp keeps refusing is retried until the reminder, then recorded as undelivered and the owner asked', async () => {
+  const undeliveredBefore = (await undeliveredMessages.get()).values.find((v) => v.labels.purpose === 'managerRequest')?.value ?? 0;
+  const b = await newBooking();
+  unreachableManagers.add(b.id);
+  await b.handle.signal(claimSignal, { phone: testPhone(), name: 'Ana' });
+  await reaches(b, 'PENDING');
+  await eventually(() => toldCount(b.id, 'guestWaiting'), (n) => n === 1);
+
+  await env.sleep(5 * MIN); // still retrying: nothing given up, the owner not yet asked
+  const [request] = await t.db('whatsapp_messages').where({ booking_id: b.id, purpose: 'managerRequest' }).select('status');
+  expect(request.status).toBe('queued');
+  expect(await toldCount(b.id, 'escalation')).toBe(0);
+
+  await env.sleep(6 * MIN); // past the reminder: the request is no longer worth retrying
+  await eventually(() => toldCount(b.id, 'escalation'), (n) => n === 1);
+  expect((await told(b.id)).filter((m) => m.purpose === 'escalation')).toEqual([{ purpose: 'escalation', phone: r.owner.phone }]);
+  const rows = await t.db('whatsapp_messages').where({ booking_id: b.id, purpose: 'managerRequest' }).select('status', 'error_title');
+  expect(rows).toEqual([{ status: 'failed', error_title: expect.stringMatching(/^undelivered: /) }]);
+  const undelivered = (await undeliveredMessages.get()).values.find((v) => v.labels.purpose === 'managerRequest')?.value;
+  expect(undelivered).toBe(undeliveredBefore + 1);
+  expect((await statusOf(b)).status).toBe('PENDING');
+  expect((await b.handle.describe()).status.name).toBe('RUNNING');
+  unreachableManagers.delete(b.id);
 });

@@ -5,6 +5,7 @@
 import type { RunningSystem } from '../runtime/system';
 import { BookingStatusKey } from '../temporal/searchAttributes';
 import { bookingHandle } from '../temporal/bookingClient';
+import { approveSignal } from '../workflows/definitions';
 import type { TestDatabase } from './helpers/db';
 import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { recordHistory } from './helpers/histories';
@@ -72,7 +73,7 @@ test('website books, guest confirms, manager approves: DRAFT → PENDING → APP
   // The same decision again is refused with the status it is in.
   const again = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${id}/reject`, {});
   expect(again.status).toBe(409);
-  expect(again.body.error).toMatchObject({ code: 'conflict', details: { status: 'APPROVED' } });
+  expect(again.body.error).toMatchObject({ code: 'not_allowed_in_status', details: { status: 'APPROVED' } });
 
   const record = await call('GET', `/admin-api/bookings/${id}`);
   expect(record.body.booking).toMatchObject({ id, status: 'APPROVED', partySize: 3, decidedByType: 'manager', decidedByUserId: manager.userId });
@@ -123,6 +124,37 @@ test('cancel an approved booking through the admin API; a finished one refuses w
   const foreign = await call('POST', `/admin-api/r/${r.restaurantId + 999}/booking/${body.id}/approve`, {});
   expect(foreign.status).toBe(404);
   await recordHistory('e2e-rejected', bookingHandle(dev.client, body.id));
+});
+
+test('a WhatsApp approve queued just before an admin reject wins; the reject answers 409 not_allowed_in_status', async () => {
+  const { body } = await call('POST', '/api/bookings', { restaurantId: r.restaurantId, tableId: r.tableId, startsAt: new Date(Date.now() + 7 * 86_400_000).toISOString(), partySize: 2 });
+  expect(await call('POST', `/admin-api/booking/${body.id}/confirm`, { phone: testPhone() })).toEqual({ status: 200, body: { status: 'PENDING' } });
+  const manager = r.managers[1];
+  const handle = bookingHandle(dev.client, body.id);
+  await handle.signal(approveSignal, { actor: { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone }, messageId: uniqueId('wamid') });
+  const rejected = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${body.id}/reject`, { reason: 'Private event' });
+  expect(rejected.status).toBe(409);
+  expect(rejected.body.error).toMatchObject({ code: 'not_allowed_in_status', details: { status: 'APPROVED' } });
+  const record = await call('GET', `/admin-api/bookings/${body.id}`);
+  expect(record.body.booking).toMatchObject({ status: 'APPROVED', decidedByType: 'manager', decidedByUserId: manager.userId });
+  expect(record.body.history.map((h: any) => h.to)).toEqual(['DRAFT', 'PENDING', 'APPROVED']);
+});
+
+test('an admin cancels an APPROVED booking: 200 CANCELLED, and the guest is told', async () => {
+  const { body } = await call('POST', '/api/bookings', { restaurantId: r.restaurantId, tableId: r.tableId, startsAt: new Date(Date.now() + 9 * 86_400_000).toISOString(), partySize: 2 });
+  const guest = testPhone();
+  await call('POST', `/admin-api/booking/${body.id}/confirm`, { phone: guest });
+  expect(await call('POST', `/admin-api/r/${r.restaurantId}/booking/${body.id}/approve`, {})).toEqual({ status: 200, body: { status: 'APPROVED' } });
+  const cancelled = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${body.id}/cancel`, { reason: 'Kitchen closed' });
+  expect(cancelled).toEqual({ status: 200, body: { status: 'CANCELLED' } });
+  const record = await eventually(
+    () => call('GET', `/admin-api/bookings/${body.id}`),
+    (res) => res.body.messages.some((m: any) => m.purpose === 'guestCancelled'),
+  );
+  expect(record.body.booking.status).toBe('CANCELLED');
+  expect(record.body.messages.filter((m: any) => m.purpose === 'guestCancelled').map((m: any) => m.phone)).toEqual([guest]);
+  expect(record.body.history.at(-1)).toMatchObject({ from: 'APPROVED', to: 'CANCELLED', actorType: 'admin', reason: 'Kitchen closed' });
+  await recordHistory('e2e-cancelled', bookingHandle(dev.client, body.id));
 });
 
 test('a second booking of a held slot is refused; the same Idempotency-Key replays the first answer', async () => {

@@ -12,8 +12,20 @@ import { getWorkflowBundle, quietRuntime } from './helpers/temporal';
 quietRuntime();
 const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
-test('fixtures exist for the main paths of a booking', () => {
-  expect(files).toEqual(expect.arrayContaining(['e2e-approved.json', 'e2e-rejected.json', 'timeskip-escalation-expiry.json']));
+test('fixtures exist for the main paths of a booking, recorded before and after the local-steps patch', () => {
+  expect(files).toEqual(
+    expect.arrayContaining([
+      // Recorded before LOCAL_STEPS_PATCH (workflows/booking.ts): they must keep taking the old path.
+      'pre-local-steps-e2e-approved.json',
+      'pre-local-steps-e2e-rejected.json',
+      'pre-local-steps-timeskip-escalation-expiry.json',
+      'timeskip-escalation-expiry.json',
+      'timeskip-approved-early.json',
+      'timeskip-cancelled.json',
+      'timeskip-resume-pending.json',
+      'timeskip-resume-final.json',
+    ]),
+  );
 });
 
 test.each(files)('%s replays without non-determinism', async (file) => {

@@ -22,5 +22,7 @@ export function createBookingWorker(opts: BookingWorkerOptions): Promise<Worker>
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ config, ...deps }),
+    // Bounds memory however many bookings are open; an evicted one replays on its next event.
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
   });
 }

@@ -56,9 +56,16 @@ export const rejectSignal = defineSignal<[RejectInput]>('reject');
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const deliveryFailedSignal = defineSignal<[DeliveryFailedInput]>('deliveryFailed');
 
-/** Updates for callers that need the real outcome (admin routes): refused by a validator when not allowed. */
+/**
+ * Updates for callers that need the real outcome (admin routes): refused by a validator when
+ * the status forbids the request, or accepted and then overtaken by a message queued earlier
+ * (a WhatsApp approve just before an admin reject): `applied` tells the two outcomes apart.
+ */
 export interface UpdateOutcome {
+  /** The status after the request was handled. */
   status: BookingStatus;
+  /** Whether the requested transition (or claim) is the one that took effect. */
+  applied: boolean;
 }
 export const claimUpdate = defineUpdate<UpdateOutcome, [ClaimInput]>('claimBooking');
 export const approveUpdate = defineUpdate<UpdateOutcome, [ApproveInput]>('approveBooking');

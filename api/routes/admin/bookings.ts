@@ -17,7 +17,7 @@ import {
   type UpdateOutcome,
 } from '../../../workflows/definitions';
 import type { AppDeps } from '../../app';
-import { conflict, notFound, validationFailed } from '../../errors';
+import { notAllowedInStatus, notFound, validationFailed } from '../../errors';
 import { dateTime, idSchema, parseBody, parseId, parseQuery, PG_INT_MAX, text } from '../../validation';
 
 const confirmBody = z.object({ phone: text({ min: 3, max: 40 }), name: text({ min: 1, max: 100 }).optional() }).strict();
@@ -65,19 +65,25 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
     return booking;
   }
 
-  /** Runs an Update; a refusal by the workflow's validator (or a finished workflow) is a 409. */
+  /**
+   * Runs an Update and answers the status reached. The request may be refused by the
+   * workflow's validator (or the workflow is gone), or accepted and then overtaken by a
+   * decision queued just before it (a WhatsApp tap): both are 409 not_allowed_in_status.
+   */
   async function decide(req: Request, booking: BookingRow, run: (updateId: string) => Promise<UpdateOutcome>) {
     // A client retrying with the same Idempotency-Key gets the first attempt's outcome.
     const updateId = req.get('idempotency-key') ?? randomUUID();
+    let outcome: UpdateOutcome;
     try {
-      return await run(updateId);
+      outcome = await run(updateId);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-        const current = (await getBooking(db, booking.id))?.status ?? booking.status;
-        throw conflict(`not allowed while the booking is ${current}`, { status: current });
+        throw notAllowedInStatus((await getBooking(db, booking.id))?.status ?? booking.status);
       }
       throw err;
     }
+    if (!outcome.applied) throw notAllowedInStatus(outcome.status);
+    return { status: outcome.status };
   }
 
   router.post('/booking/:id/confirm', async (req, res) => {

@@ -75,7 +75,11 @@ test('website books, guest confirms, manager approves: DRAFT → PENDING → APP
   expect(again.status).toBe(409);
   expect(again.body.error).toMatchObject({ code: 'not_allowed_in_status', details: { status: 'APPROVED' } });
 
-  const record = await call('GET', `/admin-api/bookings/${id}`);
+  // The Update answers once the decision is stored; the guest's message follows beside it.
+  const record = await eventually(
+    () => call('GET', `/admin-api/bookings/${id}`),
+    (res) => res.body.messages.length === 4,
+  );
   expect(record.body.booking).toMatchObject({ id, status: 'APPROVED', partySize: 3, decidedByType: 'manager', decidedByUserId: manager.userId });
   expect(record.body.booking.claimCode).toBeUndefined();
   expect(record.body.guest).toMatchObject({ phone: guest, name: 'Ana K.' });

@@ -7,7 +7,7 @@ import { BookingStatusKey } from '../temporal/searchAttributes';
 import { bookingHandle } from '../temporal/bookingClient';
 import { approveSignal } from '../workflows/definitions';
 import type { TestDatabase } from './helpers/db';
-import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { createDraft, createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { recordHistory } from './helpers/histories';
 import { startTestSystem, type TestSystem } from './helpers/system';
 import { uniqueId, type DevServerConnection } from './helpers/temporal';
@@ -159,6 +159,20 @@ test('an admin cancels an APPROVED booking: 200 CANCELLED, and the guest is told
   expect(record.body.messages.filter((m: any) => m.purpose === 'guestCancelled').map((m: any) => m.phone)).toEqual([guest]);
   expect(record.body.history.at(-1)).toMatchObject({ from: 'APPROVED', to: 'CANCELLED', actorType: 'admin', reason: 'Kitchen closed' });
   await recordHistory('e2e-cancelled', bookingHandle(dev.client, body.id));
+});
+
+test('an admin decision while no worker runs the booking answers 503 unavailable within 5 s, not a hang', async () => {
+  // Its workflow lives on a task queue nobody polls: Temporal is up, the workers are not.
+  const row = await createDraft({ db: t.db, client: dev.client, config: ts.config, taskQueue: uniqueId('no-worker') }, r, {
+    now: Date.now(),
+    startsInMs: 11 * 86_400_000,
+  });
+  const started = Date.now();
+  const res = await call('POST', `/admin-api/r/${r.restaurantId}/booking/${row.id}/approve`, {});
+  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(res.status).toBe(503);
+  expect(res.body.error.code).toBe('unavailable');
+  await bookingHandle(dev.client, row.id).terminate('test done');
 });
 
 test('a second booking of a held slot is refused; the same Idempotency-Key replays the first answer', async () => {

@@ -49,6 +49,9 @@ function decodeCursor(cursor: string) {
   return { startsAt, id };
 }
 
+/** Under the 5 s within which an API answers 503 when a dependency is away. */
+const DECISION_DEADLINE_MS = 4_000;
+
 /**
  * Decisions taken outside WhatsApp (the restaurant's back office) and the booking views.
  * Each decision is a workflow Update: the answer is the status the workflow really reached.
@@ -75,7 +78,9 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
     const updateId = req.get('idempotency-key') ?? randomUUID();
     let outcome: UpdateOutcome;
     try {
-      outcome = await run(updateId);
+      // An Update waits for a worker to run it: with the workers or Temporal away the client
+      // hears 503 in seconds, and a retry with the same Idempotency-Key joins the same Update.
+      outcome = await temporal.withDeadline(Date.now() + DECISION_DEADLINE_MS, () => run(updateId));
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
         throw notAllowedInStatus((await getBooking(db, booking.id))?.status ?? booking.status);

@@ -123,13 +123,15 @@ interface Claimed extends Booking {
   claim: { messageId: string; delivery: WebhookDelivery };
 }
 
-/** A booking whose guest sent the claim text; resolves once the guest was told to wait, the last message of a claim. */
+/** A booking whose guest sent the claim text; resolves once the guest was told to wait and every manager was asked (accepted or refused). */
 async function claimedBooking(opts: { language?: Language; guest?: string } = {}): Promise<Claimed> {
   const b = await book({ language: opts.language });
   const guest = opts.guest ?? guestPhone();
   const claim = await fake.receiveText(guest, `Hello! ${b.claimText}`, { name: GUEST_NAME });
   expect(claim.delivery.status).toBe(200);
   await eventually(async () => sentTo(guest).length, (n) => n === 1);
+  // The workflow sends the guest's and the managers' messages side by side.
+  await eventually(async () => r.managers.every((m) => decisionAttempts(m.phone, b.id).length > 0), Boolean);
   return { ...b, guest, claim };
 }
 
@@ -231,6 +233,9 @@ const messageRows = (where: Record<string, unknown>): Promise<MessageRow[]> =>
       t.db.raw('processed_at is not null as processed'),
     );
 
+/** The workflow sends a step's messages side by side, so rows are compared in any order. */
+const anyOrder = <T>(rows: T[]) => rows.map((row) => JSON.stringify(row)).sort();
+
 /** The rows once every status webhook is in and the inbox has acted on everything it must. */
 async function settledRows(where: Record<string, unknown>): Promise<MessageRow[]> {
   await fake.settled();
@@ -327,7 +332,8 @@ test('claim from WhatsApp → managers asked in Russian with the three ids → A
   await waitForStatus(b.id, 'APPROVED');
   const [ack] = await eventually(async () => repliesTo(tap.messageId), (ms) => ms.length === 1);
   expect(ack.body).toMatchObject({ to: m0.phone, type: 'text', text: { body: `Готово: бронирование #${b.id} подтверждено. Мы сообщим гостю.` } });
-  const [, approved] = sentTo(b.guest);
+  // The guest is told beside the manager's acknowledgement, not after it.
+  const [, approved] = await eventually(async () => sentTo(b.guest), (ms) => ms.length === 2);
   expect(approved.body).toMatchObject({ to: b.guest, type: 'text' });
   expect(textOf(approved)).toMatch(/^Your booking is confirmed ✅\n\n🍽 Restaurant: Test Bistro\n[^]*\n\nSee you soon!$/);
   expect(sentTo(b.guest)).toHaveLength(2);
@@ -341,7 +347,7 @@ test('claim from WhatsApp → managers asked in Russian with the three ids → A
     type: 'manager',
     userId: m0.userId,
   });
-  expect(await settledRows({ booking_id: b.id })).toEqual([
+  expect(anyOrder(await settledRows({ booking_id: b.id }))).toEqual(anyOrder([
     inRow('text', b.guest, b.claim.messageId),
     readRow('managerRequest', key(b.id, 'managerRequest', m0.phone), request0),
     readRow('managerRequest', key(b.id, 'managerRequest', m1.phone), decisionRequests(m1.phone, b.id)[0]),
@@ -349,7 +355,7 @@ test('claim from WhatsApp → managers asked in Russian with the three ids → A
     inRow('button', m0.phone, tap.messageId),
     readRow('guestApproved', key(b.id, 'guestApproved', b.guest), approved),
     readRow('decisionAck', key(b.id, 'decisionAck', m0.phone, tap.messageId), ack),
-  ]);
+  ]));
   expect(fake.requests.every((q) => q.authorized && q.path === `/${config.WHATSAPP_API_VERSION}/${PHONE_NUMBER_ID}/messages`)).toBe(true);
 });
 
@@ -372,7 +378,7 @@ test('every webhook delivered twice (claim, tap, statuses): one transition and o
   for (const d of statusDeliveries) expect(await redeliver(d)).toBe(200);
 
   const rows = await settledRows({ booking_id: b.id });
-  expect(rows.map((row) => [row.direction, row.purpose, row.phone, row.status])).toEqual([
+  expect(anyOrder(rows.map((row) => [row.direction, row.purpose, row.phone, row.status]))).toEqual(anyOrder([
     ['in', 'text', guest, 'received'],
     ['out', 'managerRequest', m0.phone, 'read'],
     ['out', 'managerRequest', m1.phone, 'read'],
@@ -380,7 +386,7 @@ test('every webhook delivered twice (claim, tap, statuses): one transition and o
     ['in', 'button', m0.phone, 'received'],
     ['out', 'guestApproved', guest, 'read'],
     ['out', 'decisionAck', m0.phone, 'read'],
-  ]);
+  ]));
   expect(await history(b.id)).toEqual([
     created,
     await claimedBy(guest),

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { BookingStatus } from '../domain/booking';
 import { BOOKING_STATUSES, isFinal, TABLE_HOLDING_STATUSES } from '../domain/booking';
+import type { RestaurantTimingSettings } from '../domain/timing';
 import type { Db } from './knex';
 
 export interface BookingRow {
@@ -54,6 +55,11 @@ const BOOKING_COLUMNS = {
 };
 
 const bookings = (db: Db | Knex.Transaction) => db('bookings as b').select(BOOKING_COLUMNS);
+/** BOOKING_COLUMNS as a raw select list over `alias`. */
+const selectFrom = (alias: string) =>
+  Object.entries(BOOKING_COLUMNS)
+    .map(([field, column]) => `${alias}.${column.slice(2)} as "${field}"`)
+    .join(', ');
 
 export async function getBooking(db: Db | Knex.Transaction, id: number): Promise<BookingRow | undefined> {
   return bookings(db).where('b.id', id).first();
@@ -97,17 +103,80 @@ export async function listOpenBookings(
     .limit(page.limit);
 }
 
-/** Whether a table-holding booking of this table overlaps [startsAt, endsAt). Served by the GiST exclusion index. */
-export async function slotTaken(db: Db | Knex.Transaction, tableId: number, startsAt: Date, endsAt: Date): Promise<boolean> {
-  const row = await db('bookings')
-    .where('table_id', tableId)
-    .whereIn('status', TABLE_HOLDING_STATUSES as BookingStatus[])
-    .whereRaw('tstzrange(starts_at, ends_at) && tstzrange(?, ?)', [startsAt, endsAt])
-    .first('id');
-  return row !== undefined;
+/** What a new booking refers to, as POST /api/bookings needs it to check and start one. */
+export interface BookingTarget {
+  restaurant?: { id: number; timezone: string } & RestaurantTimingSettings;
+  table?: { id: number; restaurantId: number; name: string; seats: number };
+  /** The requested menu item ids that are on this restaurant's menu. */
+  knownMenuItemIds: Set<number>;
+  /** A booking id reserved for the row, when both the restaurant and the table exist. */
+  reservedId?: number;
+}
+
+/**
+ * The restaurant, the table and the pre-ordered dishes of a booking request, and an id for
+ * its row, in one round trip: under load every round trip waits for a pooled connection.
+ * An id reserved for a request that is then refused is a gap in the sequence, as a failed
+ * insert leaves anyway.
+ */
+export async function findBookingTarget(db: Db, restaurantId: number, tableId: number, menuItemIds: number[]): Promise<BookingTarget> {
+  const { rows } = await db.raw<{ rows: TargetRow[] }>(
+    `select r.id as "restaurantId", r.timezone, r.decision_reminder_minutes as "decisionReminderMinutes",
+            r.escalate_minutes as "escalateMinutes", r.decision_timeout_minutes as "decisionTimeoutMinutes",
+            r.slot_minutes as "slotMinutes",
+            t.id as "tableId", t.restaurant_id as "tableRestaurantId", t.name as "tableName", t.seats,
+            (select coalesce(array_agg(m.id), '{}') from menu_items m where m.restaurant_id = r.id and m.id = any(:menuItemIds::int[])) as "knownMenuItemIds",
+            case when r.id is not null and t.id is not null then nextval('bookings_id_seq')::int end as "reservedId"
+       from (select) as request
+       left join restaurants r on r.id = :restaurantId
+       left join tables t on t.id = :tableId`,
+    { restaurantId, tableId, menuItemIds },
+  );
+  const row = rows[0];
+  return {
+    restaurant:
+      row.restaurantId === null
+        ? undefined
+        : {
+            id: row.restaurantId,
+            timezone: row.timezone,
+            decisionReminderMinutes: row.decisionReminderMinutes,
+            escalateMinutes: row.escalateMinutes,
+            decisionTimeoutMinutes: row.decisionTimeoutMinutes,
+            slotMinutes: row.slotMinutes,
+          },
+    table: row.tableId === null ? undefined : { id: row.tableId, restaurantId: row.tableRestaurantId, name: row.tableName, seats: row.seats },
+    knownMenuItemIds: new Set(row.knownMenuItemIds ?? []),
+    reservedId: row.reservedId ?? undefined,
+  };
+}
+
+interface TargetRow {
+  restaurantId: number | null;
+  timezone: string;
+  decisionReminderMinutes: number | null;
+  escalateMinutes: number | null;
+  decisionTimeoutMinutes: number | null;
+  slotMinutes: number | null;
+  tableId: number | null;
+  tableRestaurantId: number;
+  tableName: string;
+  seats: number;
+  knownMenuItemIds: number[] | null;
+  reservedId: number | null;
+}
+
+/** The table is held (PENDING or APPROVED) by another booking around the requested time. */
+export class SlotTakenError extends Error {
+  constructor(readonly tableId: number) {
+    super(`table ${tableId} is already booked around that time`);
+    this.name = 'SlotTakenError';
+  }
 }
 
 export interface NewBooking {
+  /** From findBookingTarget; without it the row takes the next id of the sequence. */
+  id?: number;
   restaurantId: number;
   tableId: number;
   startsAt: Date;
@@ -122,35 +191,61 @@ export interface NewBooking {
   idempotencyKey?: string;
   requestHash?: string;
   items: { menuItemId: number; quantity: number; notes?: string }[];
+  /** Refuse (SlotTakenError) when a table-holding booking overlaps [startsAt, endsAt). */
+  requireFreeSlot?: boolean;
 }
 
-/** Inserts the DRAFT row, its items and its first history row; the caller owns the transaction. */
-export async function insertDraftBooking(trx: Knex.Transaction, b: NewBooking): Promise<BookingRow> {
-  const [{ id }] = await trx.raw<{ rows: { id: number }[] }>("select nextval('bookings_id_seq')::int as id").then((r) => r.rows);
-  await trx('bookings').insert({
-    id,
-    restaurant_id: b.restaurantId,
-    table_id: b.tableId,
-    status: 'DRAFT',
-    starts_at: b.startsAt,
-    ends_at: b.endsAt,
-    party_size: b.partySize,
-    guest_name: b.guestName ?? null,
-    special_requests: b.specialRequests ?? null,
-    language: b.language ?? null,
-    claim_code: b.claimSecret(id),
-    claim_expires_at: b.claimExpiresAt,
-    workflow_id: b.workflowIdFor(id),
-    idempotency_key: b.idempotencyKey ?? null,
-    request_hash: b.requestHash ?? null,
-  });
-  if (b.items.length) {
-    await trx('booking_items').insert(
-      b.items.map((i) => ({ booking_id: id, menu_item_id: i.menuItemId, quantity: i.quantity, notes: i.notes ?? null })),
-    );
-  }
-  await trx('booking_history').insert({ booking_id: id, from_status: null, to_status: 'DRAFT', actor_type: 'guest' });
-  return (await getBooking(trx, id))!;
+/**
+ * Inserts the DRAFT row, its items and its first history row in one statement, so the three
+ * commit together without a transaction of their own (or inside the caller's). With
+ * requireFreeSlot the overlap check (served by the GiST exclusion index) is part of the
+ * same statement.
+ */
+export async function insertDraftBooking(db: Db | Knex.Transaction, b: NewBooking): Promise<BookingRow> {
+  const id = b.id ?? (await db.raw<{ rows: { id: number }[] }>("select nextval('bookings_id_seq')::int as id")).rows[0].id;
+  const { rows } = await db.raw<{ rows: BookingRow[] }>(
+    `with booking as (
+       insert into bookings (id, restaurant_id, table_id, status, starts_at, ends_at, party_size, guest_name, special_requests,
+                             language, claim_code, claim_expires_at, workflow_id, idempotency_key, request_hash)
+       select :id::int, :restaurantId::int, :tableId::int, 'DRAFT', :startsAt::timestamptz, :endsAt::timestamptz, :partySize::int,
+              :guestName::text, :specialRequests::text, :language::text, :claimCode::text, :claimExpiresAt::timestamptz,
+              :workflowId::text, :idempotencyKey::text, :requestHash::text
+        where not (:requireFreeSlot::boolean and exists (
+                select from bookings
+                 where table_id = :tableId and status = any(:holding::text[])
+                   and tstzrange(starts_at, ends_at) && tstzrange(:startsAt::timestamptz, :endsAt::timestamptz)))
+       returning *
+     ), items as (
+       insert into booking_items (booking_id, menu_item_id, quantity, notes)
+       select booking.id, i."menuItemId", i.quantity, i.notes
+         from booking, jsonb_to_recordset(:items::jsonb) as i("menuItemId" int, quantity int, notes text)
+     ), history as (
+       insert into booking_history (booking_id, from_status, to_status, actor_type)
+       select id, null, 'DRAFT', 'guest' from booking
+     )
+     select ${selectFrom('b')} from booking b`,
+    {
+      id,
+      restaurantId: b.restaurantId,
+      tableId: b.tableId,
+      startsAt: b.startsAt,
+      endsAt: b.endsAt,
+      partySize: b.partySize,
+      guestName: b.guestName ?? null,
+      specialRequests: b.specialRequests ?? null,
+      language: b.language ?? null,
+      claimCode: b.claimSecret(id),
+      claimExpiresAt: b.claimExpiresAt,
+      workflowId: b.workflowIdFor(id),
+      idempotencyKey: b.idempotencyKey ?? null,
+      requestHash: b.requestHash ?? null,
+      requireFreeSlot: b.requireFreeSlot ?? false,
+      holding: TABLE_HOLDING_STATUSES,
+      items: JSON.stringify(b.items),
+    },
+  );
+  if (!rows[0]) throw new SlotTakenError(b.tableId);
+  return rows[0];
 }
 
 export interface BookingListFilter {
@@ -170,11 +265,4 @@ export async function listBookings(db: Db, f: BookingListFilter): Promise<Bookin
   if (f.to) q.where('b.starts_at', '<', f.to);
   if (f.after) q.whereRaw('(b.starts_at, b.id) > (?, ?)', [f.after.startsAt, f.after.id]);
   return q.orderBy([{ column: 'b.starts_at' }, { column: 'b.id' }]).limit(f.limit);
-}
-
-/** Which of these menu item ids are on this restaurant's menu (served by menu_items_restaurant_idx). */
-export async function menuItemIdsOf(db: Db | Knex.Transaction, restaurantId: number, ids: number[]): Promise<Set<number>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db('menu_items').where('restaurant_id', restaurantId).whereIn('id', ids).pluck('id');
-  return new Set(rows);
 }

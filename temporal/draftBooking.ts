@@ -10,6 +10,8 @@ import { workflowIdFor } from '../workflows/definitions';
 import { ensureBookingWorkflow, type StartBooking } from './bookingClient';
 
 export interface DraftBooking {
+  /** The id findBookingTarget reserved; without it the insert takes the next one. */
+  id?: number;
   restaurant: { id: number; timezone: string };
   table: { id: number; name: string };
   startsAt: Date;
@@ -23,33 +25,36 @@ export interface DraftBooking {
   now: Date;
   idempotencyKey?: string;
   requestHash?: string;
+  /** Refuse with SlotTakenError when a table-holding booking overlaps (checked in the insert itself). */
+  requireFreeSlot?: boolean;
 }
 
 /**
- * Commits the DRAFT row (with its items and first history row), then starts its workflow.
- * No transaction stays open across the call to Temporal. A failed start leaves a DRAFT row
- * without a workflow and rethrows; ensureWorkflowOf (an Idempotency-Key retry, the
- * reconciler) starts it later, and the workflow resumes from whatever status the row has.
+ * Commits the DRAFT row with its items and first history row (one statement, so no explicit
+ * transaction), then starts its workflow: nothing stays open across the call to Temporal.
+ * A failed start leaves a DRAFT row without a workflow and rethrows; ensureWorkflowOf (an
+ * Idempotency-Key retry, the reconciler) starts it later, and the workflow resumes from
+ * whatever status the row has.
  */
 export async function createDraftBooking(db: Db, temporal: Client, taskQueue: string, d: DraftBooking): Promise<BookingRow> {
-  const row = await db.transaction((trx) =>
-    insertDraftBooking(trx, {
-      restaurantId: d.restaurant.id,
-      tableId: d.table.id,
-      startsAt: d.startsAt,
-      endsAt: new Date(d.startsAt.getTime() + d.timing.slotMs),
-      partySize: d.partySize,
-      guestName: d.guestName,
-      specialRequests: d.specialRequests,
-      language: d.language,
-      claimSecret: (id) => claimCode(id, newClaimSecret(randomBytes)),
-      claimExpiresAt: claimDeadline(d.now, d.startsAt, d.timing),
-      workflowIdFor,
-      idempotencyKey: d.idempotencyKey,
-      requestHash: d.requestHash,
-      items: d.items,
-    }),
-  );
+  const row = await insertDraftBooking(db, {
+    id: d.id,
+    restaurantId: d.restaurant.id,
+    tableId: d.table.id,
+    startsAt: d.startsAt,
+    endsAt: new Date(d.startsAt.getTime() + d.timing.slotMs),
+    partySize: d.partySize,
+    guestName: d.guestName,
+    specialRequests: d.specialRequests,
+    language: d.language,
+    claimSecret: (id) => claimCode(id, newClaimSecret(randomBytes)),
+    claimExpiresAt: claimDeadline(d.now, d.startsAt, d.timing),
+    workflowIdFor,
+    idempotencyKey: d.idempotencyKey,
+    requestHash: d.requestHash,
+    items: d.items,
+    requireFreeSlot: d.requireFreeSlot,
+  });
   await ensureBookingWorkflow(temporal, taskQueue, workflowStart(row, d.restaurant, d.table, d.timing));
   return row;
 }

@@ -111,6 +111,70 @@ describe('POST /api/bookings against the real dev server', () => {
     }
   });
 
+  test('a booking with a pre-order costs two database round trips: one to check it, one to store row, items and history', async () => {
+    const app = createTestApp({ db: t.db, config, temporal: dev.client });
+    const queries: string[] = [];
+    const record = (q: { sql: string }) => queries.push(q.sql);
+    t.db.on('query', record);
+    let res;
+    try {
+      res = await request(app)
+        .post('/api/bookings')
+        .send(booking({ preorder: [{ menuItemId: fixture.menuItemId, quantity: 2, notes: 'no onions' }] }));
+    } finally {
+      t.db.off('query', record);
+    }
+    expect(res.status).toBe(201);
+    // Under load every round trip waits for a pooled connection: this is the throughput of POST /api/bookings.
+    expect(queries).toHaveLength(2);
+    expect(await t.db('booking_items').where('booking_id', res.body.id).select('menu_item_id', 'quantity', 'notes')).toEqual([
+      { menu_item_id: fixture.menuItemId, quantity: 2, notes: 'no onions' },
+    ]);
+    expect(await t.db('booking_history').where('booking_id', res.body.id).select('from_status', 'to_status', 'actor_type')).toEqual([
+      { from_status: null, to_status: 'DRAFT', actor_type: 'guest' },
+    ]);
+    const row = await t.db('bookings').where('id', res.body.id).first('claim_code', 'workflow_id', 'status');
+    expect(row).toEqual({ claim_code: res.body.claimText.replace('BOOKING:', ''), workflow_id: workflowIdFor(res.body.id), status: 'DRAFT' });
+  });
+
+  test("another restaurant's table or dish is 400 on its field, an unknown restaurant or table 404, and nothing is stored", async () => {
+    const app = createTestApp({ db: t.db, config, temporal: dev.client });
+    const other = await createRestaurantFixture(t.db);
+    const before = await t.db('bookings').count({ n: '*' }).first();
+    const cases: [object, number, string][] = [
+      [{ tableId: other.tableId }, 400, 'tableId'],
+      [{ preorder: [{ menuItemId: fixture.menuItemId, quantity: 1 }, { menuItemId: other.menuItemId, quantity: 1 }] }, 400, 'preorder.1.menuItemId'],
+      [{ restaurantId: 999_999 }, 404, 'restaurant'],
+      [{ tableId: 999_999 }, 404, 'table'],
+    ];
+    for (const [extra, status, what] of cases) {
+      const res = await request(app).post('/api/bookings').send(booking(extra));
+      expect({ what, status: res.status }).toEqual({ what, status });
+      if (status === 400) expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual([what]);
+      else expect(res.body.error).toMatchObject({ code: 'not_found', message: expect.stringContaining(what) });
+    }
+    expect(await t.db('bookings').count({ n: '*' }).first()).toEqual(before);
+  });
+
+  test('a slot a PENDING booking holds is 409 slot_taken, and nothing is stored', async () => {
+    const app = createTestApp({ db: t.db, config, temporal: dev.client });
+    const body = booking();
+    const held = await request(app).post('/api/bookings').send(body);
+    expect(held.status).toBe(201);
+    await t.db('bookings').where('id', held.body.id).update({ status: 'PENDING' });
+    const before = await t.db('bookings').count({ n: '*' }).first();
+
+    const res = await request(app)
+      .post('/api/bookings')
+      .send({ ...body, startsAt: new Date(Date.parse(body.startsAt) + 30 * 60_000).toISOString() });
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ code: 'conflict', details: { reason: 'slot_taken' } });
+    expect(await t.db('bookings').count({ n: '*' }).first()).toEqual(before);
+    // A DRAFT does not hold the table: once the first booking is back to DRAFT the slot is free.
+    await t.db('bookings').where('id', held.body.id).update({ status: 'DRAFT' });
+    expect((await request(app).post('/api/bookings').send({ ...body, startsAt: new Date(Date.parse(body.startsAt) + 30 * 60_000).toISOString() })).status).toBe(201);
+  });
+
   test('Temporal unreachable: 503 unavailable within 5 s, the row stays DRAFT, a retry with the key starts its workflow', async () => {
     const down = Connection.lazy({ address: '127.0.0.1:1' });
     try {

@@ -6,8 +6,7 @@ import { z } from 'zod';
 import { LANGUAGES } from '../../domain/booking';
 import { claimText } from '../../domain/claim';
 import { resolveTiming } from '../../domain/timing';
-import { findBookingByIdempotencyKey, getBooking, menuItemIdsOf, slotTaken, type BookingRow } from '../../db/bookings';
-import { getRestaurant, getTable } from '../../db/restaurants';
+import { findBookingByIdempotencyKey, findBookingTarget, getBooking, SlotTakenError, type BookingRow } from '../../db/bookings';
 import { WorkflowIdTakenError } from '../../temporal/bookingClient';
 import { createDraftBooking, ensureWorkflowOf } from '../../temporal/draftBooking';
 import type { AppDeps } from '../app';
@@ -92,10 +91,11 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
       return void res.status(201).json(answer(earlier));
     }
 
+    const { id, restaurant, table, timing, startsAt } = await checkBookable(body);
     try {
-      const { restaurant, table, timing, startsAt } = await checkBookable(body);
       const booking = await withWorkflowErrors(() =>
         createDraftBooking(db, temporal, config.TEMPORAL_TASK_QUEUE, {
+          id,
           restaurant,
           table,
           startsAt,
@@ -108,10 +108,12 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
           now: new Date(),
           idempotencyKey,
           requestHash,
+          requireFreeSlot: true,
         }),
       );
       res.status(201).json(answer(booking));
     } catch (err) {
+      if (err instanceof SlotTakenError) throw conflict(`table ${table.name} is already booked around that time`, { reason: 'slot_taken' });
       // Two requests with one Idempotency-Key raced: the loser answers with the winner's booking.
       if ((err as { constraint?: string }).constraint === 'bookings_idempotency_key_unique') {
         const winner = await replay();
@@ -142,10 +144,12 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
     }
   }
 
+  /** Everything a request is checked against comes in one query; the free slot is checked by the insert. */
   async function checkBookable(body: BookingRequest) {
-    const restaurant = await getRestaurant(db, body.restaurantId);
+    const preorder = body.preorder ?? [];
+    const target = await findBookingTarget(db, body.restaurantId, body.tableId, preorder.map((p) => p.menuItemId));
+    const { restaurant, table } = target;
     if (!restaurant) throw notFound('restaurant', body.restaurantId);
-    const table = await getTable(db, body.tableId);
     if (!table) throw notFound('table', body.tableId);
 
     const problems: FieldProblem[] = [];
@@ -159,21 +163,13 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
     } else if (body.partySize > table.seats) {
       problems.push({ in: 'body', path: 'partySize', message: `table ${table.name} seats at most ${table.seats}` });
     }
-    const preorder = body.preorder ?? [];
-    const known = await menuItemIdsOf(db, restaurant.id, preorder.map((p) => p.menuItemId));
     preorder.forEach((p, i) => {
-      if (!known.has(p.menuItemId)) {
+      if (!target.knownMenuItemIds.has(p.menuItemId)) {
         problems.push({ in: 'body', path: `preorder.${i}.menuItemId`, message: `menu item ${p.menuItemId} is not on this restaurant's menu` });
       }
     });
     if (problems.length) throw validationFailed(problems);
-
-    const timing = resolveTiming(restaurant, config);
-    const endsAt = new Date(startsAt.getTime() + timing.slotMs);
-    if (await slotTaken(db, table.id, startsAt, endsAt)) {
-      throw conflict(`table ${table.name} is already booked around that time`, { reason: 'slot_taken' });
-    }
-    return { restaurant, table, timing, startsAt };
+    return { id: target.reservedId, restaurant, table, timing: resolveTiming(restaurant, config), startsAt };
   }
 
   if (bookingEvents) router.get('/bookings/:id/events', bookingEventsHandler({ db, feed: bookingEvents }));

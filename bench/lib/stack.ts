@@ -74,6 +74,12 @@ export interface StackOptions {
    * and a production cluster's persistence does not look like that.
    */
   durableTemporal?: boolean;
+  /**
+   * The fake posts Meta's signed status webhooks to the API. Chaos needs them: a send whose
+   * worker died after Meta accepted it is recognised by the status's callback data. The bench
+   * leaves them off so its webhook figures measure only the load it sends itself.
+   */
+  statusWebhooks?: boolean;
   log?: (line: string) => void;
 }
 
@@ -210,6 +216,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
     const webhook = webhookSender(`${apiUrl}/api/whatsapp/webhook`, APP_SECRET);
     stops.push(() => webhook.close());
+    if (o.statusWebhooks) graph.sendStatusesTo(`${apiUrl}/api/whatsapp/webhook`, APP_SECRET);
 
     const admin = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`${apiUrl}${p}`, {

@@ -5,7 +5,7 @@ export const log = (line: string) => console.log(`    ${new Date().toISOString()
 
 /** A stack whose Temporal keeps its state on disk (it is killed), with a seeded restaurant. */
 export async function chaosStack(name: string, o: Partial<StackOptions> = {}): Promise<{ stack: Stack; r: Restaurant }> {
-  const stack = await startStack({ name, durableTemporal: true, ...o, env: { LOG_LEVEL: 'info', ...o.env } });
+  const stack = await startStack({ name, durableTemporal: true, statusWebhooks: true, ...o, env: { LOG_LEVEL: 'info', ...o.env } });
   try {
     return { stack, r: await seedRestaurant(stack, 10) };
   } catch (err) {

@@ -9,11 +9,15 @@
  *   npm run bench                 full sizes (a few minutes)
  *   BENCH_QUICK=1 npm run bench   smaller samples (about a minute of load)
  *   BENCH_ONLY=cost npm run bench  only what one approved booking costs (history events, rows)
+ *   BENCH_ONLY=ingest npm run bench  only webhook ingest (acks at c=16, p99 at 200/s)
+ *   BENCH_ONLY=capacity npm run bench  only bookings, claims + taps acted on, and RSS
+ *   BENCH_ONLY=latency npm run bench  only claim -> manager and tap -> guest (sequential, 10 concurrent)
+ *   BENCH_NODE_OPTIONS='--require ./prof.js' npm run bench  NODE_OPTIONS of the api and worker (a profiler)
  *
  * Exit code 0 whatever the figures (the machine decides them); 1 when the bench itself fails.
  */
 import os from 'node:os';
-import { SendWatch, seedRestaurant } from './lib/fixtures';
+import { SendWatch, seedRestaurant, type Restaurant } from './lib/fixtures';
 import { startFloor, type Floor } from './lib/floor';
 import { startStack, type Stack } from './lib/stack';
 import { until } from './lib/stats';
@@ -24,6 +28,7 @@ import { ingestClosed, ingestOpen } from './scenarios/ingest';
 import { concurrentClaims, sequentialFlows, signalToPostFloor } from './scenarios/flows';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = process.env.BENCH_ONLY;
 const SIZE = {
   ingest: QUICK ? 1000 : 4000,
   openSeconds: QUICK ? 5 : 10,
@@ -58,8 +63,8 @@ async function measure(stack: Stack, floor: Floor): Promise<Row[]> {
   const r = await seedRestaurant(stack, 50);
   const watch = new SendWatch(stack.graph);
   try {
-    printCost(await bookingCost(stack, r, watch));
-    if (process.env.BENCH_ONLY === 'cost') return rows;
+    if (!ONLY || ONLY === 'cost') printCost(await bookingCost(stack, r, watch));
+    if (ONLY === 'cost') return rows;
     log('warm-up');
     await ingestClosed(stack.webhook, 200, 16);
     await ingestClosed(floor.webhook, 200, 16);
@@ -67,70 +72,87 @@ async function measure(stack: Stack, floor: Floor): Promise<Row[]> {
     await signalToPostFloor(stack, 3);
     await inboxDrained(stack);
 
-    log(`webhook ingest: ${SIZE.ingest} deliveries at c=16, then ${SIZE.openSeconds} s at 200/s`);
-    const floorClosed = await ingestClosed(floor.webhook, SIZE.ingest, 16);
-    const appClosed = await ingestClosed(stack.webhook, SIZE.ingest, 16);
-    await inboxDrained(stack);
-    const floorOpen = await ingestOpen(floor.webhook, 200, SIZE.openSeconds);
-    const appOpen = await ingestOpen(stack.webhook, 200, SIZE.openSeconds);
-    await inboxDrained(stack);
-    rows.push(
-      { figure: 'webhooks acked, 3 status : 1 message, c=16', value: appClosed.perSecond, floor: floorClosed.perSecond, unit: '/s', target: '>= 1000/s and >= 0.5x', pass: appClosed.perSecond >= 1000 && appClosed.perSecond >= 0.5 * floorClosed.perSecond },
-      { figure: '  p99 ack at c=16', value: appClosed.p99, floor: floorClosed.p99, unit: 'ms', target: '' },
-      { figure: `p99 ack at an offered 200/s (${SIZE.openSeconds} s)`, value: appOpen.p99, floor: floorOpen.p99, unit: 'ms', target: '<= 50 ms', pass: appOpen.p99 <= 50 },
-    );
-
-    log(`latency: ${SIZE.flows} sequential guests, 10 concurrent, floor`);
-    const floorPost = await signalToPostFloor(stack, SIZE.flows);
-    const seq = await sequentialFlows(stack, r, watch, SIZE.flows);
-    const conc = await concurrentClaims(stack, r, watch, 10);
-    await inboxDrained(stack);
-    const f = floorPost.p50;
-    rows.push(
-      { figure: 'claim -> first manager message, sequential p50', value: seq.claimToManager.p50, floor: f, unit: 'ms', target: '<= 100 ms', pass: seq.claimToManager.p50 <= 100 },
-      { figure: 'claim -> first manager message, sequential p99', value: seq.claimToManager.p99, floor: floorPost.p99, unit: 'ms', target: '<= 300 ms', pass: seq.claimToManager.p99 <= 300 },
-      { figure: 'Approve tap -> guest message p50', value: seq.approveToGuest.p50, floor: f, unit: 'ms', target: '<= 60 ms', pass: seq.approveToGuest.p50 <= 60 },
-      { figure: 'claim -> manager, 10 concurrent guests p50', value: conc.p50, floor: f, unit: 'ms', target: '<= 250 ms', pass: conc.p50 <= 250 },
-    );
-
-    log(`capacity: ${SIZE.pending} bookings at c=32, their claims and ${SIZE.taps} taps at c=16`);
-    const apiBefore = stack.api.rssMiB();
-    const workerBefore = stack.worker.rssMiB();
-    const rssBefore = apiBefore + workerBefore;
-    const floorCreate = await floorBookings(floor, SIZE.pending, 32);
-    const created = await createBookings(stack, r, SIZE.pending, 32);
-    rows.push({ figure: 'POST /api/bookings at c=32', value: created.perSecond, floor: floorCreate, unit: '/s', target: '>= 0.8x', pass: created.perSecond >= 0.8 * floorCreate });
-    const acted = await actOn(stack, r, created.bookings, SIZE.taps, 16);
-    // A rate settles within a couple of thousand signals.
-    const signals = await rawSignals(stack, Math.min(2000, SIZE.pending + SIZE.taps), 16);
-    rows.push({ figure: 'claims + taps acted on (webhook -> signal)', value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
-    const claimedIds = created.bookings.slice(SIZE.taps).map((b) => b.id);
-    await until('every untapped claim PENDING', async () => {
-      const { rows: p } = await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING' and id = any($1)`, [claimedIds]);
-      return Number(p[0].n) >= claimedIds.length ? true : undefined;
-    }, 300_000, 200);
-    const pending = Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
-    const apiAfter = stack.api.rssMiB();
-    const workerAfter = stack.worker.rssMiB();
-    const rssAfter = apiAfter + workerAfter;
-    // Linear from the measured count; the run prints both ends so the slope can be checked.
-    const at10k = rssBefore + ((rssAfter - rssBefore) * 10_000) / Math.max(1, pending);
-    const mib = (a: number, b: number) => `${a.toFixed(0)}->${b.toFixed(0)}`;
-    rows.push({
-      figure: `API+worker RSS at 10k PENDING (at ${pending}: api ${mib(apiBefore, apiAfter)}, worker ${mib(workerBefore, workerAfter)} MiB)`,
-      value: at10k,
-      unit: 'MiB',
-      target: '<= 512 MiB',
-      pass: at10k <= 512,
-    });
-    await inboxDrained(stack);
-
-    log(`flood: one phone sends ${SIZE.flood} messages while ${SIZE.floodGuests} guests claim`);
-    const flood = await floodFairness(stack, r, watch, SIZE.flood, SIZE.floodGuests);
-    rows.push({ figure: `others' claim -> manager p99 during a ${SIZE.flood}-message flood`, value: flood.p99, unit: 'ms', target: '<= 1000 ms', pass: flood.p99 <= 1000 });
+    if (!ONLY || ONLY === 'ingest') rows.push(...(await ingest(stack, floor)));
+    if (!ONLY || ONLY === 'latency') rows.push(...(await latency(stack, r, watch)));
+    if (!ONLY || ONLY === 'capacity') rows.push(...(await capacity(stack, floor, r)));
+    if (!ONLY) {
+      log(`flood: one phone sends ${SIZE.flood} messages while ${SIZE.floodGuests} guests claim`);
+      const flood = await floodFairness(stack, r, watch, SIZE.flood, SIZE.floodGuests);
+      rows.push({ figure: `others' claim -> manager p99 during a ${SIZE.flood}-message flood`, value: flood.p99, unit: 'ms', target: '<= 1000 ms', pass: flood.p99 <= 1000 });
+    }
   } finally {
     watch.close();
   }
+  return rows;
+}
+
+async function ingest(stack: Stack, floor: Floor): Promise<Row[]> {
+  const rows: Row[] = [];
+  log(`webhook ingest: ${SIZE.ingest} deliveries at c=16, then ${SIZE.openSeconds} s at 200/s`);
+  const floorClosed = await ingestClosed(floor.webhook, SIZE.ingest, 16);
+  const appClosed = await ingestClosed(stack.webhook, SIZE.ingest, 16);
+  await inboxDrained(stack);
+  const floorOpen = await ingestOpen(floor.webhook, 200, SIZE.openSeconds);
+  const appOpen = await ingestOpen(stack.webhook, 200, SIZE.openSeconds);
+  await inboxDrained(stack);
+  rows.push(
+    { figure: 'webhooks acked, 3 status : 1 message, c=16', value: appClosed.perSecond, floor: floorClosed.perSecond, unit: '/s', target: '>= 1000/s and >= 0.5x', pass: appClosed.perSecond >= 1000 && appClosed.perSecond >= 0.5 * floorClosed.perSecond },
+    { figure: '  p99 ack at c=16', value: appClosed.p99, floor: floorClosed.p99, unit: 'ms', target: '' },
+    { figure: `p99 ack at an offered 200/s (${SIZE.openSeconds} s)`, value: appOpen.p99, floor: floorOpen.p99, unit: 'ms', target: '<= 50 ms', pass: appOpen.p99 <= 50 },
+  );
+  return rows;
+}
+
+async function latency(stack: Stack, r: Restaurant, watch: SendWatch): Promise<Row[]> {
+  const rows: Row[] = [];
+  log(`latency: ${SIZE.flows} sequential guests, 10 concurrent, floor`);
+  const floorPost = await signalToPostFloor(stack, SIZE.flows);
+  const seq = await sequentialFlows(stack, r, watch, SIZE.flows);
+  const conc = await concurrentClaims(stack, r, watch, 10);
+  await inboxDrained(stack);
+  const f = floorPost.p50;
+  rows.push(
+    { figure: 'claim -> first manager message, sequential p50', value: seq.claimToManager.p50, floor: f, unit: 'ms', target: '<= 100 ms', pass: seq.claimToManager.p50 <= 100 },
+    { figure: 'claim -> first manager message, sequential p99', value: seq.claimToManager.p99, floor: floorPost.p99, unit: 'ms', target: '<= 300 ms', pass: seq.claimToManager.p99 <= 300 },
+    { figure: 'Approve tap -> guest message p50', value: seq.approveToGuest.p50, floor: f, unit: 'ms', target: '<= 60 ms', pass: seq.approveToGuest.p50 <= 60 },
+    { figure: 'claim -> manager, 10 concurrent guests p50', value: conc.p50, floor: f, unit: 'ms', target: '<= 250 ms', pass: conc.p50 <= 250 },
+  );
+  return rows;
+}
+
+async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[]> {
+  const rows: Row[] = [];
+  log(`capacity: ${SIZE.pending} bookings at c=32, their claims and ${SIZE.taps} taps at c=16`);
+  const apiBefore = stack.api.rssMiB();
+  const workerBefore = stack.worker.rssMiB();
+  const rssBefore = apiBefore + workerBefore;
+  const floorCreate = await floorBookings(floor, SIZE.pending, 32);
+  const created = await createBookings(stack, r, SIZE.pending, 32);
+  rows.push({ figure: 'POST /api/bookings at c=32', value: created.perSecond, floor: floorCreate, unit: '/s', target: '>= 0.8x', pass: created.perSecond >= 0.8 * floorCreate });
+  const acted = await actOn(stack, r, created.bookings, SIZE.taps, 16);
+  // A rate settles within a couple of thousand signals.
+  const signals = await rawSignals(stack, Math.min(2000, SIZE.pending + SIZE.taps), 16);
+  rows.push({ figure: 'claims + taps acted on (webhook -> signal)', value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
+  const claimedIds = created.bookings.slice(SIZE.taps).map((b) => b.id);
+  await until('every untapped claim PENDING', async () => {
+    const { rows: p } = await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING' and id = any($1)`, [claimedIds]);
+    return Number(p[0].n) >= claimedIds.length ? true : undefined;
+  }, 300_000, 200);
+  const pending = Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
+  const apiAfter = stack.api.rssMiB();
+  const workerAfter = stack.worker.rssMiB();
+  const rssAfter = apiAfter + workerAfter;
+  // Linear from the measured count; the run prints both ends so the slope can be checked.
+  const at10k = rssBefore + ((rssAfter - rssBefore) * 10_000) / Math.max(1, pending);
+  const mib = (a: number, b: number) => `${a.toFixed(0)}->${b.toFixed(0)}`;
+  rows.push({
+    figure: `API+worker RSS at 10k PENDING (at ${pending}: api ${mib(apiBefore, apiAfter)}, worker ${mib(workerBefore, workerAfter)} MiB)`,
+    value: at10k,
+    unit: 'MiB',
+    target: '<= 512 MiB',
+    pass: at10k <= 512,
+  });
+  await inboxDrained(stack);
   return rows;
 }
 
@@ -156,7 +178,8 @@ function print(rows: Row[]) {
 
 async function main() {
   const started = Date.now();
-  const stack = await startStack({ name: 'bench', log });
+  const nodeOptions = process.env.BENCH_NODE_OPTIONS;
+  const stack = await startStack({ name: 'bench', log, env: nodeOptions ? { NODE_OPTIONS: nodeOptions } : undefined });
   let floor: Floor | undefined;
   try {
     floor = await startFloor(stack);

@@ -275,16 +275,18 @@ export async function claimInboxRows(db: Db, opts: { limit: number; leaseMs: num
   return rows.sort((a, b) => a.id - b.id);
 }
 
-/** Done with a leased row. Nothing happens when the lease was lost to another owner meanwhile. */
-export async function markInboxProcessed(db: Db, id: number, owner: string, bookingId?: number): Promise<void> {
-  await db('whatsapp_messages')
-    .where({ id, lease_owner: owner })
-    .update({
-      processed_at: db.fn.now(),
-      lease_until: null,
-      updated_at: db.fn.now(),
-      ...(bookingId !== undefined && { booking_id: bookingId }),
-    });
+/**
+ * Done with leased rows, in one statement however many. Nothing happens to a row whose lease
+ * was lost to another owner meanwhile; a row without a booking keeps the one it had.
+ */
+export async function markInboxProcessed(db: Db, rows: { id: number; owner: string; bookingId?: number }[]): Promise<void> {
+  await db.raw(
+    `update whatsapp_messages as m
+     set processed_at = now(), lease_until = null, updated_at = now(), booking_id = coalesce(done."bookingId", m.booking_id)
+     from jsonb_to_recordset(?::jsonb) as done(id integer, owner uuid, "bookingId" integer)
+     where m.id = done.id and m.lease_owner = done.owner`,
+    [JSON.stringify(rows)],
+  );
 }
 
 /**

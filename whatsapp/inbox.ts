@@ -91,9 +91,11 @@ export interface InboxOptions {
   retryDelayMs?: number;
 }
 
+type ProcessedRow = Parameters<typeof markInboxProcessed>[1][number];
+
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
-// How long a kick waits for others to join it: well under what a guest notices.
-const KICK_DELAY_MS = 5;
+// How long a claim waits for other freed slots and new rows to join it: far below what a guest notices.
+const CLAIM_DELAY_MS = 2;
 
 /**
  * Several processes may run an inbox over one database: rows are leased (claimInboxRows), so
@@ -108,7 +110,6 @@ export function createInbox(deps: InboxOptions): Inbox {
   const logger = deps.logger.child({ component: 'whatsapp-inbox' });
   const inFlight = new Set<Promise<void>>();
   const totals: DrainResult = { processed: 0, failed: 0 };
-  const refillAt = Math.floor(concurrency / 2);
   let timer: NodeJS.Timeout | undefined;
   let kicked: NodeJS.Timeout | undefined;
   let claiming: Promise<void> | undefined;
@@ -118,13 +119,38 @@ export function createInbox(deps: InboxOptions): Inbox {
   // the outage, as it would with their attempts, which an outage does not spend.
   let outageSince: number | undefined;
 
+  // Rows acted on while an UPDATE marking others is under way wait for the next one, which
+  // marks them all: one statement per moment rather than one per row.
+  let toMark: { row: ProcessedRow; marked: () => void; failed: (err: unknown) => void }[] = [];
+  let marking = false;
+  function markProcessed(row: ProcessedRow): Promise<void> {
+    return new Promise((marked, failed) => {
+      toMark.push({ row, marked, failed });
+      if (!marking) void markAll();
+    });
+  }
+  async function markAll(): Promise<void> {
+    marking = true;
+    while (toMark.length) {
+      const batch = toMark;
+      toMark = [];
+      try {
+        await markInboxProcessed(db, batch.map((m) => m.row));
+        for (const m of batch) m.marked();
+      } catch (err) {
+        for (const m of batch) m.failed(err);
+      }
+    }
+    marking = false;
+  }
+
   async function handle(row: WhatsAppMessageRow, owner: string): Promise<void> {
     const log = { rowId: row.id, direction: row.direction, messageId: row.providerMessageId, attempt: row.attempts };
     try {
       // Only a process dying on this row (a lease that ran out each time) gets it here.
       if (row.attempts > maxAttempts) throw new Error(`lease ran out ${row.attempts - 1} times: the process handling it stopped`);
       const outcome = await deps.process(row);
-      await markInboxProcessed(db, row.id, owner, outcome.bookingId);
+      await markProcessed({ id: row.id, owner, bookingId: outcome.bookingId });
       totals.processed++;
       outageSince = undefined;
       inboxRows.inc({ outcome: 'processed' });
@@ -167,9 +193,7 @@ export function createInbox(deps: InboxOptions): Inbox {
           for (const row of rows) {
             const work: Promise<void> = handle(row, owner).finally(() => {
               inFlight.delete(work);
-              // One claim per freed slot would be one UPDATE per row: refill once half the
-              // slots are free (or the inbox is idle, so a sender's next row never waits).
-              if (inFlight.size <= refillAt) void pump();
+              soon();
             });
             inFlight.add(work);
           }
@@ -181,6 +205,19 @@ export function createInbox(deps: InboxOptions): Inbox {
       if (again && !stopping) void pump();
     });
     return claiming;
+  }
+
+  /**
+   * A started inbox looks for due rows in a moment: rows finish and deliveries arrive by the
+   * hundred per second, and one claim each would be one UPDATE per row; a moment's share one.
+   * (drain() claims for itself.)
+   */
+  function soon(): void {
+    if (!timer || kicked) return;
+    kicked = setTimeout(() => {
+      kicked = undefined;
+      void pump();
+    }, CLAIM_DELAY_MS);
   }
 
   async function drain(): Promise<DrainResult> {
@@ -215,14 +252,7 @@ export function createInbox(deps: InboxOptions): Inbox {
       timer.unref();
       void pump();
     },
-    kick() {
-      // Deliveries arrive by the hundred per second: their kicks share one claim.
-      if (!timer || kicked) return;
-      kicked = setTimeout(() => {
-        kicked = undefined;
-        void pump();
-      }, KICK_DELAY_MS);
-    },
+    kick: soon,
     drain,
     async stop() {
       stopping = true;

@@ -39,6 +39,12 @@ const rank = (column: string) => `(case ${column} ${RANKS.map(([s, r]) => `when 
 // "wa": the advisory-lock namespace db/messages.ts uses for wamids.
 const STATUS_LOCK_NAMESPACE = 0x7761;
 
+// A parameter such as `= any(ids)` makes the planner rate the cached generic plan above a
+// one-element custom plan, so by default every call planned each statement again: most of a
+// webhook's time in Postgres. Their plans (index lookups by wamid or phone) do not depend on
+// the values, so the first plan of a session serves all later calls.
+const PLAN_CACHE_MODE = 'force_generic_plan';
+
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('whatsapp_messages', (t) => {
     t.integer('attempts').notNullable().defaultTo(0);
@@ -65,7 +71,8 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create index ${SENDER_INDEX} on whatsapp_messages (phone, created_at) where direction = 'in'`);
 
   await knex.raw(`
-    create function whatsapp_apply_statuses(ids text[]) returns integer language plpgsql volatile as $fn$
+    create function whatsapp_apply_statuses(ids text[]) returns integer language plpgsql volatile
+    set plan_cache_mode = ${PLAN_CACHE_MODE} as $fn$
     declare applied integer;
     begin
       update whatsapp_messages as m
@@ -101,7 +108,7 @@ export async function up(knex: Knex): Promise<void> {
   // and close enough for a limit that only exists to keep one phone from crowding out others.
   await knex.raw(`
     create function whatsapp_record_delivery(messages jsonb, statuses jsonb, flood_limit integer) returns jsonb
-    language plpgsql volatile as $fn$
+    language plpgsql volatile set plan_cache_mode = ${PLAN_CACHE_MODE} as $fn$
     declare
       inserted integer := 0;
       skipped integer := 0;

@@ -199,6 +199,36 @@ describe('order and parallelism', () => {
   });
 });
 
+describe('bookkeeping statements', () => {
+  it('marks the rows finished while one processed-mark is written with the next one, not one UPDATE each', async () => {
+    await store(Array.from({ length: 40 }, () => message(testPhone())));
+    const marks: string[] = [];
+    const count = (q: { sql: string }) => {
+      if (/^update "?whatsapp_messages"? .*set "?processed_at"? = (now\(\)|CURRENT_TIMESTAMP)/s.test(q.sql)) marks.push(q.sql);
+    };
+    t.db.on('query', count);
+    try {
+      await drainAll(inbox({ process: async () => ({}) }));
+    } finally {
+      t.db.off('query', count);
+    }
+    const open = await t.db('whatsapp_messages').whereNull('processed_at').count({ n: '*' }).first();
+    expect(Number(open?.n)).toBe(0);
+    expect(marks.length).toBeGreaterThan(0);
+    expect(marks.length).toBeLessThan(20);
+  });
+
+  it('keeps generic plans in the webhook\'s functions, so a delivery is not planned again on every call', async () => {
+    const { rows } = await t.db.raw<{ rows: { proname: string; proconfig: string[] | null }[] }>(
+      `select proname, proconfig from pg_proc where proname in ('whatsapp_record_delivery', 'whatsapp_apply_statuses') order by proname`,
+    );
+    expect(rows).toEqual([
+      { proname: 'whatsapp_apply_statuses', proconfig: ['plan_cache_mode=force_generic_plan'] },
+      { proname: 'whatsapp_record_delivery', proconfig: ['plan_cache_mode=force_generic_plan'] },
+    ]);
+  });
+});
+
 describe('flood control', () => {
   it('never throttles staff: a manager tapping through a busy evening is not a flood', async () => {
     const manager = testPhone();

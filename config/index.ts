@@ -55,8 +55,9 @@ const envSchema = z.object({
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(100),
+  // 0 = off; otherwise the worker logs its heap, RSS and cached workflows this often (sizing).
+  WORKER_MEMORY_LOG_SECONDS: z.coerce.number().int().min(0).default(0),
   // Parsed here so a bad key is reported with every other problem; never echoed back.
   TEMPORAL_PAYLOAD_KEYS: optionalString.transform((value, ctx) => {
     if (value === undefined) return undefined;

@@ -245,11 +245,16 @@ const returning = (table: string) =>
     return alias ? `${table}.${column} as "${alias}"` : `${table}.${column}`;
   }).join(', ');
 
+// The booking a tapped button names (`APPROVE_BOOKING:<id>`, domain/actions.ts), else null.
+// Taps on different bookings reach different workflows, so their order means nothing: a
+// manager approving ten bookings in a row gets ten signals under way at once, not one by one.
+const tappedBooking = (t: string) => `(case when ${t}.payload->>'kind' = 'button' then substring(${t}.payload->>'buttonId' from ':(\\d+)\\s*$') end)`;
+
 /**
  * Leases up to `limit` due rows to `owner` for `leaseMs`, counting an attempt on each, in one
  * short statement: the work happens afterwards, outside any transaction. A sender's rows come
  * one at a time in id order: a row waits while an earlier row of the same sender is open
- * (leased, waiting for its retry, or not yet taken). A dead row is closed, so it stops
+ * (leased, waiting for its retry, or not yet taken), unless both are taps on different bookings. A dead row is closed, so it stops
  * blocking its sender. Rows whose lease ran out (a crashed process) are taken again.
  */
 export async function claimInboxRows(db: Db, opts: { limit: number; leaseMs: number; owner: string }): Promise<WhatsAppMessageRow[]> {
@@ -263,7 +268,8 @@ export async function claimInboxRows(db: Db, opts: { limit: number; leaseMs: num
          and (c.next_attempt_at is null or c.next_attempt_at <= now())
          and (c.direction = 'out' or c.phone = '' or not exists (
            select 1 from whatsapp_messages as e
-           where e.direction = 'in' and e.phone = c.phone and e.id < c.id and e.processed_at is null and e.dead_at is null))
+           where e.direction = 'in' and e.phone = c.phone and e.id < c.id and e.processed_at is null and e.dead_at is null
+             and (${tappedBooking('e')} is null or ${tappedBooking('c')} is null or ${tappedBooking('e')} = ${tappedBooking('c')})))
        order by c.id
        limit ?
        for update skip locked

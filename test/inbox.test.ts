@@ -199,6 +199,36 @@ describe('order and parallelism', () => {
   });
 });
 
+describe('taps', () => {
+  it('lets one manager\'s taps on different bookings run side by side, and keeps taps on one booking in order', async () => {
+    const phone = testPhone();
+    const tap = (buttonId: string): InboundRecord => {
+      const id = wamid();
+      return { providerMessageId: id, phone, purpose: 'button', payload: { type: 'message', kind: 'button', messageId: id, buttonId }, foreign: false };
+    };
+    await store([tap('APPROVE_BOOKING:1'), tap('APPROVE_BOOKING:2'), tap('REJECT_BOOKING:1')]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const started: string[] = [];
+    const box = inbox({
+      process: async (row) => {
+        const { buttonId } = row.payload as { buttonId: string };
+        started.push(buttonId);
+        if (buttonId === 'APPROVE_BOOKING:1') await held;
+        return {};
+      },
+    });
+    const draining = box.drain();
+    for (const deadline = Date.now() + 2_000; started.length < 2 && Date.now() < deadline; ) await sleep(10);
+    // Booking 2's tap did not wait for booking 1's; booking 1's Reject does.
+    expect(started).toEqual(['APPROVE_BOOKING:1', 'APPROVE_BOOKING:2']);
+    release();
+    await draining;
+    await drainAll(box);
+    expect(started).toEqual(['APPROVE_BOOKING:1', 'APPROVE_BOOKING:2', 'REJECT_BOOKING:1']);
+  });
+});
+
 describe('bookkeeping statements', () => {
   it('marks the rows finished while one processed-mark is written with the next one, not one UPDATE each', async () => {
     await store(Array.from({ length: 40 }, () => message(testPhone())));

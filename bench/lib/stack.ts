@@ -209,10 +209,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const worker = role('worker', (c) => until('the worker to poll', () => pollingFrom(client, c), 180_000, 200));
     stops.push(() => api.stop());
     stops.push(() => worker.stop());
-    // One after the other: both migrate on start, and two knex migrators racing on an empty
-    // database can both try to create knex_migrations (one then exits).
-    await api.start();
-    await worker.start();
+    // Together, as a deployment starts them: both migrate, under migrateLatest's advisory lock.
+    await Promise.all([api.start(), worker.start()]);
 
     const webhook = webhookSender(`${apiUrl}/api/whatsapp/webhook`, APP_SECRET);
     stops.push(() => webhook.close());

@@ -132,7 +132,7 @@ async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[
   const acted = await actOn(stack, r, created.bookings, SIZE.taps, 16);
   // A rate settles within a couple of thousand signals.
   const signals = await rawSignals(stack, Math.min(2000, SIZE.pending + SIZE.taps), 16);
-  rows.push({ figure: 'claims + taps acted on (webhook -> signal)', value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
+  rows.push({ figure: `claims + taps acted on (webhook -> signal; claims ${acted.claimsPerSecond.toFixed(0)}/s, taps ${acted.tapsPerSecond.toFixed(0)}/s)`, value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
   const claimedIds = created.bookings.slice(SIZE.taps).map((b) => b.id);
   await until('every untapped claim PENDING', async () => {
     const { rows: p } = await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING' and id = any($1)`, [claimedIds]);

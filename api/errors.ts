@@ -19,8 +19,6 @@ import { z } from 'zod';
  * | conflict               | 409    | a duplicate, or a record still referenced elsewhere              |
  * | not_allowed_in_status  | 409    | the booking's status forbids the request, or another decision    |
  * |                        |        | was applied first; details: {status: <the status it is in>}      |
- * | not_allowed_in_status  | 409    | the booking's status forbids the request, or another decision    |
- * |                        |        | was applied first; details: {status: <the status it is in>}      |
  * | payload_too_large      | 413    | the body is over the limit (100 kB for JSON)                     |
  * | unsupported_media_type | 415    | a JSON body in an unsupported charset or content encoding        |
  * | rate_limited           | 429    | too many requests from this client; RateLimit headers say when   |
@@ -35,7 +33,6 @@ const STATUS_BY_CODE = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
-  not_allowed_in_status: 409,
   not_allowed_in_status: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -88,11 +85,6 @@ export function notFound(resource: string, id?: string | number): ApiError {
 
 export function conflict(message: string, details?: unknown): ApiError {
   return new ApiError('conflict', message, { details });
-}
-
-/** A booking request its workflow refused or overtook: the client learns the status it is in. */
-export function notAllowedInStatus(status: string): ApiError {
-  return new ApiError('not_allowed_in_status', `not allowed while the booking is ${status}`, { details: { status } });
 }
 
 /** A booking request its workflow refused or overtook: the client learns the status it is in. */

@@ -63,10 +63,6 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   // completion instead of through the matching service. Measured on this server: the step
   // from one activity to the next drops from ~100 ms to ~10 ms (README: "Latency").
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
-  // Eager activity dispatch: the activity a workflow task schedules comes back in that task's
-  // completion instead of through the matching service. Measured on this server: the step
-  // from one activity to the next drops from ~100 ms to ~10 ms (README: "Latency").
-  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
 
   if (opts.pidFile && opts.dbFile) {
     const dbFile = path.resolve(opts.dbFile);

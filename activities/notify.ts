@@ -13,7 +13,7 @@ import {
 import { maskPhone } from '../domain/phone';
 import { getBookingDetails } from '../db/bookingViews';
 import { getGuestContact } from '../db/clients';
-import { findOutboundByIdempotencyKey } from '../db/messages';
+import { findOutboundByIdempotencyKey, markUndelivered } from '../db/messages';
 import { getRestaurant, listMembers } from '../db/restaurants';
 import { undeliveredMessages } from '../observability/metrics';
 import { isWhatsAppSendError } from '../whatsapp/errors';
@@ -55,16 +55,7 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
      * metric lets an alert fire. Rows already sent, and other purposes, stay as they are.
      */
     async recordUndelivered(a: { bookingId: number; purpose: NotificationPurpose; error: string }): Promise<void> {
-      const rows = await db('whatsapp_messages')
-        .where({ booking_id: a.bookingId, purpose: a.purpose, direction: 'out' })
-        .whereNull('provider_message_id')
-        .whereIn('status', ['queued', 'sending', 'retrying'])
-        .update({
-          status: 'failed',
-          error_title: `undelivered: ${a.error}`.slice(0, 500),
-          processed_at: db.fn.now(),
-          updated_at: db.fn.now(),
-        });
+      const rows = await markUndelivered(db, a);
       undeliveredMessages.inc({ purpose: a.purpose });
       logger.error({ bookingId: a.bookingId, purpose: a.purpose, rows, error: a.error }, 'booking message undelivered; gave up');
     },

@@ -147,6 +147,23 @@ export async function markOutboundSent(db: Db, id: number, providerMessageId: st
   });
 }
 
+/**
+ * A booking's messages of one purpose that never reached Meta and are no longer worth
+ * sending: failed for good, with why. Returns how many rows that was.
+ */
+export async function markUndelivered(db: Db, m: { bookingId: number; purpose: string; error: string }): Promise<number> {
+  return db('whatsapp_messages')
+    .where({ booking_id: m.bookingId, purpose: m.purpose, direction: 'out' })
+    .whereNull('provider_message_id')
+    .whereIn('status', ['queued', 'sending', 'retrying'])
+    .update({
+      status: 'failed',
+      error_title: `undelivered: ${m.error}`.slice(0, 500),
+      processed_at: db.fn.now(),
+      updated_at: db.fn.now(),
+    });
+}
+
 /** `final`: failed for good (the caller has dealt with it); otherwise left for a retry. */
 export async function markOutboundError(
   db: Db,

@@ -1,5 +1,7 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
+import { webhookEnvelope } from '../../sandbox/graph';
+import { sign } from '../../whatsapp/signature';
 
 /**
  * Webhook deliveries shaped like Meta's (the `whatsapp_business_account` envelope, signed
@@ -13,22 +15,8 @@ let sequence = 0;
 export const newMessageId = () => `wamid.BENCH${(++sequence).toString(36)}${randomBytes(6).toString('base64url')}`;
 const nowSeconds = () => String(Math.floor(Date.now() / 1000));
 
-function envelope(value: Record<string, unknown>) {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: 'BENCH_WABA',
-        changes: [
-          {
-            field: 'messages',
-            value: { messaging_product: 'whatsapp', metadata: { display_phone_number: BUSINESS_NUMBER, phone_number_id: PHONE_NUMBER_ID }, ...value },
-          },
-        ],
-      },
-    ],
-  };
-}
+const envelope = (value: Record<string, unknown>) =>
+  webhookEnvelope({ phoneNumberId: PHONE_NUMBER_ID, displayPhoneNumber: BUSINESS_NUMBER }, value);
 
 /** `from` is digits, as Meta writes numbers. */
 export function inboundText(from: string, text: string, id = newMessageId()) {
@@ -62,7 +50,7 @@ export function webhookSender(url: string, appSecret: string, connections = 32):
   return {
     async post(body) {
       const raw = typeof body === 'string' ? body : JSON.stringify(body);
-      const signature = `sha256=${createHmac('sha256', appSecret).update(raw).digest('hex')}`;
+      const signature = sign(raw, appSecret);
       try {
         const res = await pool.request({ path: pathname, method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body: raw });
         await res.body.dump();

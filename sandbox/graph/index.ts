@@ -2,4 +2,4 @@
 export type { FakeMessageType, FakeTemplate } from './meta';
 export { startFakeGraphApi, type FakeGraphApi, type FakeGraphApiOptions } from './server';
 export type { AcceptedMessage, FakeFailure, InboundMessage, RecordedRequest } from './state';
-export type { FakeWebhookOptions, WebhookDelivery } from './webhooks';
+export { webhookEnvelope, type FakeWebhookOptions, type WebhookDelivery } from './webhooks';

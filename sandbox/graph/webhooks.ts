@@ -24,32 +24,35 @@ export interface WebhookDelivery {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nowSeconds = () => String(Math.floor(Date.now() / 1000));
 
+/** Meta's envelope around one `messages` change for a business number, as its webhooks carry it. */
+export function webhookEnvelope(business: { phoneNumberId: string; displayPhoneNumber: string }, value: Record<string, unknown>) {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: 'FAKE_WABA',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: business.displayPhoneNumber, phone_number_id: business.phoneNumberId },
+              ...value,
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
 export function createWebhookSender(business: { phoneNumberId: string; displayPhoneNumber: string }, initial: FakeWebhookOptions | undefined) {
   const deliveries: WebhookDelivery[] = [];
   let webhook = initial;
   // One queue keeps each message's statuses in order, as a webhook receiver would see them.
   let queue: Promise<unknown> = Promise.resolve();
 
-  function envelope(value: Record<string, unknown>) {
-    return {
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: 'FAKE_WABA',
-          changes: [
-            {
-              field: 'messages',
-              value: {
-                messaging_product: 'whatsapp',
-                metadata: { display_phone_number: business.displayPhoneNumber, phone_number_id: business.phoneNumberId },
-                ...value,
-              },
-            },
-          ],
-        },
-      ],
-    };
-  }
+  const envelope = (value: Record<string, unknown>) => webhookEnvelope(business, value);
 
   async function post(body: unknown): Promise<WebhookDelivery> {
     const delivery: WebhookDelivery = { body, attempts: 0 };

@@ -10,9 +10,7 @@ import { loadConfig } from '../config';
 import { createActivities } from '../activities';
 import type { BookingStatus } from '../domain/booking';
 import type { NotificationChannel } from '../domain/notifications';
-import { claimCode } from '../domain/claim';
-import { claimDeadline, resolveTiming } from '../domain/timing';
-import { insertDraftBooking } from '../db/bookings';
+import { resolveTiming } from '../domain/timing';
 import { transitionBooking } from '../db/bookingHistory';
 import { upsertClient } from '../db/clients';
 import { createLogger } from '../observability/logger';
@@ -22,7 +20,7 @@ import { bookingHandle } from '../temporal/bookingClient';
 import { ensureWorkflowOf } from '../temporal/draftBooking';
 import { approveSignal, cancelSignal, claimSignal, rejectSignal, statusQuery, workflowIdFor, WORKFLOW_TYPE } from '../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
-import { createDraft, createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { createDraft, createRestaurantFixture, eventually, insertDraftRow, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { recordHistory } from './helpers/histories';
 import { createTimeSkippingEnv, getWorkflowBundle, uniqueId, withWorker } from './helpers/temporal';
 
@@ -280,21 +278,8 @@ test('an approved booking can be cancelled; guest and managers are told', async 
  */
 async function rowWithoutWorkflow(status: BookingStatus, guestPhone = testPhone()) {
   const now = await env.currentTimeMs();
-  const timing = resolveTiming({}, config);
   const startsAt = new Date(now + (24 + 3 * slot++) * 60 * MIN);
-  const row = await t.db.transaction((trx) =>
-    insertDraftBooking(trx, {
-      restaurantId: r.restaurantId,
-      tableId: r.tableId,
-      startsAt,
-      endsAt: new Date(startsAt.getTime() + timing.slotMs),
-      partySize: 2,
-      claimSecret: (id) => claimCode(id, 'abcdefghjk'),
-      claimExpiresAt: claimDeadline(new Date(now), startsAt, timing),
-      workflowIdFor,
-      items: [],
-    }),
-  );
+  const row = await insertDraftRow(t.db, config, r, { now, startsAt });
   if (status !== 'DRAFT') {
     const client = await upsertClient(t.db, { phone: guestPhone, name: 'Ana' });
     await transitionBooking(t.db, { bookingId: row.id, from: 'DRAFT', to: 'PENDING', actor: { type: 'guest', id: client.id }, clientId: client.id });

@@ -8,15 +8,14 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import pino from 'pino';
 import { loadConfig, type Config } from '../config';
 import type { BookingStatus } from '../domain/booking';
-import { claimDeadline, resolveTiming } from '../domain/timing';
-import { getBooking, insertDraftBooking } from '../db/bookings';
+import { getBooking } from '../db/bookings';
 import { upsertClient } from '../db/clients';
 import { bookingWorkflowsRepaired } from '../observability/metrics';
 import { bookingHandle } from '../temporal/bookingClient';
 import { startReconciler, type Reconciler } from '../temporal/reconciler';
 import { statusQuery, workflowIdFor } from '../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
-import { createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { createRestaurantFixture, eventually, insertDraftRow, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { startTestSystem } from './helpers/system';
 import { connectDevServer, uniqueId, type DevServerConnection } from './helpers/temporal';
 
@@ -47,20 +46,7 @@ let slot = 0;
 async function orphanRow(status: BookingStatus, opts: { ageMs?: number; visitOver?: boolean } = {}): Promise<number> {
   const now = Date.now();
   const startsAt = new Date(opts.visitOver ? now - 5 * 3_600_000 : now + 86_400_000 + ++slot * 3 * 3_600_000);
-  const timing = resolveTiming({}, config);
-  const row = await t.db.transaction((trx) =>
-    insertDraftBooking(trx, {
-      restaurantId: f.restaurantId,
-      tableId: f.tableId,
-      startsAt,
-      endsAt: new Date(startsAt.getTime() + timing.slotMs),
-      partySize: 2,
-      claimSecret: (id) => `${id}-${uniqueId('s')}`,
-      claimExpiresAt: claimDeadline(new Date(now), startsAt, timing),
-      workflowIdFor,
-      items: [],
-    }),
-  );
+  const row = await insertDraftRow(t.db, config, f, { now, startsAt });
   await t.db('bookings')
     .where({ id: row.id })
     .update({ status, created_at: t.db.raw('now() - make_interval(secs => ?)', [(opts.ageMs ?? 60_000) / 1000]) });
@@ -149,20 +135,7 @@ test('a PENDING row without a workflow gets one that resumes as PENDING, with it
   try {
     const fx = await createRestaurantFixture(sys.t.db);
     const startsAt = new Date(Date.now() + 2 * 86_400_000);
-    const timing = resolveTiming({}, sys.config);
-    const row = await sys.t.db.transaction((trx) =>
-      insertDraftBooking(trx, {
-        restaurantId: fx.restaurantId,
-        tableId: fx.tableId,
-        startsAt,
-        endsAt: new Date(startsAt.getTime() + timing.slotMs),
-        partySize: 2,
-        claimSecret: (id) => `${id}-${uniqueId('s')}`,
-        claimExpiresAt: claimDeadline(new Date(), startsAt, timing),
-        workflowIdFor,
-        items: [],
-      }),
-    );
+    const row = await insertDraftRow(sys.t.db, sys.config, fx, { now: Date.now(), startsAt });
     const guest = await upsertClient(sys.t.db, { phone: testPhone(), name: 'Ana' });
     await sys.t.db('bookings')
       .where({ id: row.id })

@@ -1,9 +1,11 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../../config';
-import { resolveTiming } from '../../domain/timing';
-import type { BookingRow } from '../../db/bookings';
+import { claimCode } from '../../domain/claim';
+import { claimDeadline, resolveTiming } from '../../domain/timing';
+import { insertDraftBooking, type BookingRow } from '../../db/bookings';
 import type { Db } from '../../db/knex';
 import { createDraftBooking } from '../../temporal/draftBooking';
+import { workflowIdFor } from '../../workflows/definitions';
 
 let phoneSeq = 0;
 /** Distinct valid Kazakh mobile numbers (+7 701 ...), so files never collide on users.phone. */
@@ -62,6 +64,25 @@ export function createDraft(
     items: b.withDish ? [{ menuItemId: f.menuItemId, quantity: 2 }] : [],
     timing: resolveTiming({}, deps.config),
     now: new Date(b.now),
+  });
+}
+
+/**
+ * A committed DRAFT row with no workflow: what the API leaves when Temporal is down, or a lost
+ * workflow leaves behind. `now` is the clock its claim deadline counts from.
+ */
+export function insertDraftRow(db: Db, config: Config, f: RestaurantFixture, b: { now: number; startsAt: Date }): Promise<BookingRow> {
+  const timing = resolveTiming({}, config);
+  return insertDraftBooking(db, {
+    restaurantId: f.restaurantId,
+    tableId: f.tableId,
+    startsAt: b.startsAt,
+    endsAt: new Date(b.startsAt.getTime() + timing.slotMs),
+    partySize: 2,
+    claimSecret: (id) => claimCode(id, 'abcdefghjk'),
+    claimExpiresAt: claimDeadline(new Date(b.now), b.startsAt, timing),
+    workflowIdFor,
+    items: [],
   });
 }
 

@@ -105,7 +105,38 @@ async function claimed(guestPhone = testPhone(), startsInMs?: number) {
   return { ...b, guestPhone };
 }
 
-// First, while no other booking's timers share the server's clock.
+// First in the file on purpose: run after the other tests, it hung in env.sleep in about one
+// run of five with both cores busy (cause not found; something an earlier test leaves in the
+// shared time-skipping environment is the suspect). Run first, it passed every time.
+test('a manager request WhatsApp keeps refusing is retried until the reminder, then recorded as undelivered and the owner asked', async () => {
+  const undeliveredBefore = (await undeliveredMessages.get()).values.find((v) => v.labels.purpose === 'managerRequest')?.value ?? 0;
+  const b = await newBooking();
+  unreachableManagers.add(b.id);
+  try {
+    await b.handle.signal(claimSignal, { phone: testPhone(), name: 'Ana' });
+    await reaches(b, 'PENDING');
+    await eventually(() => toldCount(b.id, 'guestWaiting'), (n) => n === 1);
+
+    await env.sleep(5 * MIN); // still retrying: nothing given up, the owner not yet asked
+    const [request] = await t.db('whatsapp_messages').where({ booking_id: b.id, purpose: 'managerRequest' }).select('status');
+    expect(request.status).toBe('queued');
+    expect(await toldCount(b.id, 'escalation')).toBe(0);
+
+    await env.sleep(6 * MIN); // past the reminder: the request is no longer worth retrying
+    await eventually(() => toldCount(b.id, 'escalation'), (n) => n === 1);
+    expect((await told(b.id)).filter((m) => m.purpose === 'escalation')).toEqual([{ purpose: 'escalation', phone: r.owner.phone }]);
+    const rows = await t.db('whatsapp_messages').where({ booking_id: b.id, purpose: 'managerRequest' }).select('status', 'error_title');
+    expect(rows).toEqual([{ status: 'failed', error_title: expect.stringMatching(/^undelivered: /) }]);
+    const undelivered = (await undeliveredMessages.get()).values.find((v) => v.labels.purpose === 'managerRequest')?.value;
+    expect(undelivered).toBe(undeliveredBefore + 1);
+    expect((await statusOf(b)).status).toBe('PENDING');
+    expect((await b.handle.describe()).status.name).toBe('RUNNING');
+  } finally {
+    unreachableManagers.delete(b.id); // a failed try must not leave the booking's managers refused
+  }
+}, 45_000);
+
+// Early, while few other bookings' timers share the server's clock.
 test('a worker that caches one workflow still runs two bookings side by side to the end', async () => {
   await withWorker(
     env,
@@ -357,27 +388,3 @@ test('a 10-minute worker outage fails nothing: a claim sent meanwhile is acted o
   await b.handle.terminate('test over');
 });
 
-test('a manager request WhatsApp keeps refusing is retried until the reminder, then recorded as undelivered and the owner asked', async () => {
-  const undeliveredBefore = (await undeliveredMessages.get()).values.find((v) => v.labels.purpose === 'managerRequest')?.value ?? 0;
-  const b = await newBooking();
-  unreachableManagers.add(b.id);
-  await b.handle.signal(claimSignal, { phone: testPhone(), name: 'Ana' });
-  await reaches(b, 'PENDING');
-  await eventually(() => toldCount(b.id, 'guestWaiting'), (n) => n === 1);
-
-  await env.sleep(5 * MIN); // still retrying: nothing given up, the owner not yet asked
-  const [request] = await t.db('whatsapp_messages').where({ booking_id: b.id, purpose: 'managerRequest' }).select('status');
-  expect(request.status).toBe('queued');
-  expect(await toldCount(b.id, 'escalation')).toBe(0);
-
-  await env.sleep(6 * MIN); // past the reminder: the request is no longer worth retrying
-  await eventually(() => toldCount(b.id, 'escalation'), (n) => n === 1);
-  expect((await told(b.id)).filter((m) => m.purpose === 'escalation')).toEqual([{ purpose: 'escalation', phone: r.owner.phone }]);
-  const rows = await t.db('whatsapp_messages').where({ booking_id: b.id, purpose: 'managerRequest' }).select('status', 'error_title');
-  expect(rows).toEqual([{ status: 'failed', error_title: expect.stringMatching(/^undelivered: /) }]);
-  const undelivered = (await undeliveredMessages.get()).values.find((v) => v.labels.purpose === 'managerRequest')?.value;
-  expect(undelivered).toBe(undeliveredBefore + 1);
-  expect((await statusOf(b)).status).toBe('PENDING');
-  expect((await b.handle.describe()).status.name).toBe('RUNNING');
-  unreachableManagers.delete(b.id);
-});

@@ -42,18 +42,24 @@ function load(stack: Stack, perSecond: number, body: (id: string) => unknown) {
  * server SIGKILLed and restarted while guests claim: the webhook answers normally throughout
  * and every claim is acted on once Temporal is back.
  */
+/** SIGKILLs a server, keeps it down for `ms`, starts it again; when it went down and came back. */
+async function killFor(server: { kill(): Promise<void>; start(): Promise<void> }, name: string, ms: number) {
+  await server.kill();
+  const downAt = Date.now();
+  log(`${name} SIGKILLed`);
+  await sleep(ms);
+  const upAt = Date.now();
+  await server.start();
+  log(`${name} restarted`);
+  return { downAt, upAt };
+}
+
 export async function serverRestarts(c: Checks) {
   const { stack, r } = await chaosStack('chaos-restarts');
   try {
     const texts = load(stack, 40, (id) => inboundText(newGuest(), `hello ${id}`, id));
     await sleep(2000);
-    await stack.pg.kill();
-    const downAt = Date.now();
-    log('Postgres SIGKILLed');
-    await sleep(5000);
-    const upAt = Date.now();
-    await stack.pg.start();
-    log('Postgres restarted');
+    const { downAt, upAt } = await killFor(stack.pg, 'Postgres', 5000);
     await sleep(3000);
     await texts.stop();
     // A request answered in the first moments may have committed before the kill.
@@ -68,13 +74,7 @@ export async function serverRestarts(c: Checks) {
     let next = 0;
     const claims = load(stack, 4, (id) => inboundText(newGuest(), bookings[next++ % bookings.length].claimText, id));
     await sleep(1000);
-    await stack.temporal.kill();
-    const tDown = Date.now();
-    log('Temporal SIGKILLed');
-    await sleep(4000);
-    const tUp = Date.now();
-    await stack.temporal.start();
-    log('Temporal restarted');
+    const { downAt: tDown, upAt: tUp } = await killFor(stack.temporal, 'Temporal', 4000);
     await sleep(4000);
     await claims.stop();
     const claimAnswers = claims.answers;

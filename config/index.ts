@@ -81,6 +81,11 @@ const envSchema = z.object({
 
   ADMIN_API_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  // Signs the console's sign-in links and sessions; unset: derived from the admin token.
+  CONSOLE_LINK_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  CONSOLE_LINK_TTL: duration('15m'),
+  // The address people reach the API at, for links sent in WhatsApp; unset: where it listens.
+  PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   CORS_ORIGINS: z
     .string()
     .default('*')

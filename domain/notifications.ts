@@ -1,3 +1,4 @@
+import type { RejectReasonCode } from './actions';
 import type { BookingStatus, Language, MembershipRole } from './booking';
 
 /**
@@ -23,9 +24,21 @@ export const NOTIFICATION_PURPOSES = [
   'claimRefused', // someone other than the claimant sent a claimed booking's code
   'claimInvalid', // unknown, malformed or expired code
   'guestHelp', // /start, /help and any other text
-  'guestStatus', // /status
+  'guestStatus', // /status: every upcoming booking (`bookings`)
+  'guestCancelQuestion', // Cancel tapped or /cancel: "Cancel your booking at X on D?" with Yes / No
+  'guestCancelChoose', // /cancel with several upcoming bookings: a list to pick one (`bookings`)
+  'guestCancelKept', // the guest answered No: the booking stays
+  'rejectReasonTypePrompt', // the deciding manager picked "other" reason: "type the reason"
   'notAuthorized', // a non-manager tapped a manager button
   'slowDown', // a sender over the per-minute message limit, once a minute
+  'guestReminder', // before the visit, with Confirm / Cancel; a template outside the 24-hour window
+  'guestConfirmedAck', // the guest tapped Confirm
+  'managerGuestConfirmed', // managers told the guest confirmed
+  'guestCancelledAck', // the guest cancelled
+  'managerGuestCancelled', // managers told the guest cancelled
+  'guestCancelRefused', // too close to the start (with the restaurant's number), or no longer cancellable
+  'rejectReasonRequest', // the manager who rejected: a list of reasons
+  'arrivalCheck', // managers after the start: Arrived / No-show
 ] as const;
 export type NotificationPurpose = (typeof NOTIFICATION_PURPOSES)[number];
 
@@ -44,19 +57,24 @@ export interface Recipient {
 export interface BookingDetails {
   id: number;
   status: BookingStatus;
-  restaurant: { id: number; name: string; timezone: string };
+  /** phone: the restaurant's number, else its first owner's or manager's, for a guest who must call. */
+  restaurant: { id: number; name: string; timezone: string; phone?: string };
   table: { id: number; name: string; seats: number; features: string[] };
   startsAt: string; // ISO-8601
   partySize: number;
   guest?: { name?: string; phone?: string };
   specialRequests?: string;
   items: { name: string; quantity: number; notes?: string }[];
+  /** The guest's past at this restaurant, for the managers' request. */
+  guestRecord?: { visits: number; noShows: number; cancellations: number };
 }
 
 export interface Notification {
   purpose: NotificationPurpose;
   recipient: Recipient;
   booking?: BookingDetails;
+  /** Several bookings of one guest, soonest first: /status and the list to pick one to cancel. */
+  bookings?: BookingDetails[];
   /**
    * Distinguishes repeated sends of one purpose to one person (e.g. each reminder round).
    * Part of the idempotency key (booking, purpose, recipient, round).
@@ -67,6 +85,10 @@ export interface Notification {
     decision?: BookingStatus;
     decidedBy?: string;
     reason?: string;
+    /** A reason picked from the list: shown in the recipient's language (a typed one is `reason`). */
+    reasonCode?: RejectReasonCode;
+    /** guestCancelRefused: the restaurant's cutoff, when that is why. */
+    cutoffMinutes?: number;
   };
   /** Reply to the inbound message that caused this one, when there is one. */
   replyTo?: string;

@@ -172,6 +172,19 @@ export async function findMembershipByUserId(db: Db, restaurantId: number, userI
   return members(db, restaurantId).where('u.id', userId).first();
 }
 
+/** Every restaurant a person (by user id or by phone) manages or owns, with the role there, oldest membership first. */
+export async function listMembershipsOf(
+  db: Db,
+  who: { userId: number } | { phone: string },
+): Promise<(Member & { restaurantId: number; restaurantName: string })[]> {
+  const query = db('restaurant_memberships as m')
+    .join('users as u', 'u.id', 'm.user_id')
+    .join('restaurants as r', 'r.id', 'm.restaurant_id')
+    .orderBy('m.id')
+    .select([...MEMBER_COLUMNS, 'r.id as restaurantId', 'r.name as restaurantName']);
+  return 'userId' in who ? query.where('u.id', who.userId) : query.where('u.phone', who.phone);
+}
+
 /**
  * Makes the person with this phone a member. Users are shared across restaurants by phone:
  * an existing user takes the new name (and the language, when one is given). When the phone

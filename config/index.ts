@@ -32,6 +32,21 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** "24h,2h" → [86400000, 7200000]; "off" or empty → none. */
+const durations = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const parts = value.trim() === 'off' ? [] : value.split(',').map((p) => p.trim()).filter(Boolean);
+      const ms = parts.map(durationMs);
+      if (ms.some((m) => m === undefined)) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a list of durations such as 24h,2h (or off)` });
+        return z.NEVER;
+      }
+      return ms as number[];
+    });
+
 const flag = z
   .enum(['0', '1', 'true', 'false', ''])
   .optional()
@@ -105,6 +120,11 @@ const envSchema = z.object({
   BOOKING_SLOT_LENGTH: duration('2h'),
   BOOKING_MAX_ADVANCE: duration('365d'),
   RECONCILE_INTERVAL: duration('1m'),
+  // The visit (defaults of the restaurant settings, except the reason wait and the arrival check).
+  VISIT_REMINDERS: durations('24h,2h'),
+  GUEST_CANCEL_CUTOFF: duration('2h'),
+  REJECT_REASON_WAIT: duration('2m'),
+  ARRIVAL_CHECK_AFTER: duration('20m'),
 
   WHATSAPP_API_URL: z.url().default('https://graph.facebook.com'),
   WHATSAPP_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v23.0').default('v23.0'),
@@ -121,6 +141,10 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores')
     .default('booking_request'),
+  WHATSAPP_REMINDER_TEMPLATE: z
+    .string()
+    .regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores')
+    .default('booking_reminder'),
   DEFAULT_LANGUAGE: z.enum(['en', 'ru', 'kk']).default('en'),
   SANDBOX: flag,
 

@@ -42,6 +42,7 @@ const STATUS_BY_CODE = {
 } as const;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;
+export const ERROR_CODES = Object.keys(STATUS_BY_CODE) as [ErrorCode, ...ErrorCode[]];
 
 /** One entry of `details` for validation_failed: which input, which field, and why. */
 export interface FieldProblem {

@@ -14,7 +14,7 @@ import { ApiError, conflict, isDependencyUnavailable, notFound, unavailable, val
 import { dateTime, idSchema, parseBody, parseId, text } from '../validation';
 import { bookingEventsHandler } from './bookingEvents';
 
-const bookingRequest = z
+export const bookingRequest = z
   .object({
     restaurantId: idSchema,
     tableId: idSchema,
@@ -39,7 +39,7 @@ const bookingRequest = z
   .strict();
 type BookingRequest = z.infer<typeof bookingRequest>;
 
-const idempotencyKeyHeader = z.string().trim().min(1).max(200);
+export const idempotencyKeyHeader = z.string().trim().min(1).max(200);
 
 /**
  * The public API restaurant websites call: create a DRAFT booking and hand back the

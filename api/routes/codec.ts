@@ -55,7 +55,7 @@ export interface CodecDeps {
 const BODY_LIMIT = '4mb';
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
-const payloadsBody = z.object({
+export const payloadsBody = z.object({
   payloads: z.array(
     z.object({
       metadata: z.record(z.string(), base64).nullish(),

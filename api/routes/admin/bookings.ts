@@ -20,11 +20,11 @@ import type { AppDeps } from '../../app';
 import { notAllowedInStatus, notFound, validationFailed } from '../../errors';
 import { dateTime, idSchema, parseBody, parseId, parseQuery, PG_INT_MAX, text } from '../../validation';
 
-const confirmBody = z.object({ phone: text({ min: 3, max: 40 }), name: text({ min: 1, max: 100 }).optional() }).strict();
-const approveBody = z.object({ managerId: idSchema.optional() }).strict();
-const reasonBody = z.object({ reason: text({ min: 1, max: 500 }).optional() }).strict();
+export const confirmBody = z.object({ phone: text({ min: 3, max: 40 }), name: text({ min: 1, max: 100 }).optional() }).strict();
+export const approveBody = z.object({ managerId: idSchema.optional() }).strict();
+export const reasonBody = z.object({ reason: text({ min: 1, max: 500 }).optional() }).strict();
 
-const listQuery = z
+export const listQuery = z
   .object({
     status: z.enum(BOOKING_STATUSES).optional(),
     from: dateTime().optional(),

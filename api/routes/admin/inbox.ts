@@ -5,7 +5,7 @@ import type { AppDeps } from '../../app';
 import { conflict, notFound, validationFailed } from '../../errors';
 import { parseId, parseQuery } from '../../validation';
 
-const listQuery = z
+export const listQuery = z
   .object({
     state: z.enum(INBOX_STATES).optional(),
     limit: z.coerce.number().int().min(1).max(100).default(50),

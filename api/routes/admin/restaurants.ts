@@ -55,7 +55,7 @@ const language = z.enum(LANGUAGES);
 /** null resets the setting to the default from config. */
 const minutes = z.number().int().min(1).max(24 * 60).nullable().optional();
 
-const restaurantPatchSchema = z.strictObject({
+export const restaurantPatchSchema = z.strictObject({
   name: name.optional(),
   timezone: timezone.optional(),
   managerLanguageCode: language.optional(),
@@ -65,7 +65,7 @@ const restaurantPatchSchema = z.strictObject({
   slotMinutes: minutes,
 });
 
-const tableSchema = z.strictObject({
+export const tableSchema = z.strictObject({
   name: text({ min: 1, max: 100 }),
   seats: z.number().int().min(1).max(100),
   features: z
@@ -75,7 +75,7 @@ const tableSchema = z.strictObject({
     .transform((features) => [...new Set(features)]),
 });
 
-const menuItemSchema = z
+export const menuItemSchema = z
   .strictObject({
     name,
     priceMinor: z.number().int().min(0).max(PG_INT_MAX).nullish(),
@@ -104,12 +104,15 @@ const phone = text({ max: 40 }).transform((value, ctx) => {
   return z.NEVER;
 });
 
-const memberSchema = z.strictObject({
+export const memberSchema = z.strictObject({
   name,
   phone,
   role: z.enum(MEMBERSHIP_ROLES).default('manager'),
   language: language.optional(),
 });
+
+/** managerLanguageCode defaults to DEFAULT_LANGUAGE from config. */
+export const newRestaurantSchema = z.strictObject({ name, timezone, managerLanguageCode: language.optional() });
 
 const TIMING_FIELDS = ['decisionReminderMinutes', 'escalateMinutes', 'decisionTimeoutMinutes'] as const;
 
@@ -156,15 +159,9 @@ export function restaurantsRouter({ db, config }: Pick<AppDeps, 'db' | 'config'>
     return restaurant;
   }
 
-  const newRestaurantSchema = z.strictObject({
-    name,
-    timezone,
-    managerLanguageCode: language.default(config.DEFAULT_LANGUAGE),
-  });
-
   router.post('/', async (req, res) => {
     const input = parseBody(req, newRestaurantSchema);
-    const restaurant = await createRestaurant(db, input);
+    const restaurant = await createRestaurant(db, { ...input, managerLanguageCode: input.managerLanguageCode ?? config.DEFAULT_LANGUAGE });
     res.status(201).location(`${req.baseUrl}/${restaurant.id}`).json(restaurantView(restaurant, config));
   });
 

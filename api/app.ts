@@ -4,13 +4,17 @@ import type { Config } from '../config';
 import type { BookingStatusFeed } from '../db/bookingEvents';
 import type { Db } from '../db/knex';
 import type { Logger } from '../observability/logger';
-import { requireAdmin } from './auth';
+import { authenticateAdminApi } from './auth';
+import { confineManagers } from './console/scope';
+import { consoleSigningKey } from './console/tokens';
 import { errorHandler, notFoundHandler } from './errors';
 import { requestContext, requestMetrics } from './requestContext';
 import { adminBookingsRouter } from './routes/admin/bookings';
 import { adminInboxRouter } from './routes/admin/inbox';
 import { restaurantsRouter } from './routes/admin/restaurants';
+import { restaurantEventsRouter } from './routes/admin/restaurantEvents';
 import { bookingsRouter } from './routes/bookings';
+import { CONSOLE_PATH, consoleRouter } from './routes/console';
 import { codecRouter, type CodecDeps } from './routes/codec';
 import { healthRouter } from './routes/health';
 import { metricsRouter } from './routes/metrics';
@@ -42,16 +46,21 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(metricsRouter(deps));
 
   // Before the parser, so an anonymous caller cannot make us read a body.
-  app.use('/admin-api', requireAdmin(deps.adminToken));
+  const consoleKey = consoleSigningKey(deps.config, deps.adminToken);
+  app.use('/admin-api', authenticateAdminApi({ adminToken: deps.adminToken, consoleKey, db: deps.db }));
   // Its own CORS, token check and a larger body limit than the API's JSON parser below.
   if (deps.codec) app.use('/codec', codecRouter({ ...deps.codec, adminToken: deps.adminToken }));
   // Before the JSON parser: the webhook's signature is checked over the raw bytes.
   if (deps.webhook) app.use(deps.webhook);
   app.use(express.json({ limit: '100kb' }));
+  // After the parser: a manager's Approve is checked to be on their own behalf.
+  app.use('/admin-api', confineManagers(deps.db));
+  app.use('/admin-api', restaurantEventsRouter(deps));
   app.use('/admin-api/restaurants', restaurantsRouter(deps));
   app.use('/admin-api/inbox', adminInboxRouter(deps));
   app.use('/admin-api', adminBookingsRouter(deps));
   app.use('/api', bookingsRouter(deps));
+  app.use(CONSOLE_PATH, consoleRouter({ db: deps.db, adminToken: deps.adminToken, consoleKey }));
   if (deps.sandbox) app.use(SANDBOX_PATH, sandboxRouter({ ...deps, sandbox: deps.sandbox }));
 
   app.use(notFoundHandler);

@@ -26,6 +26,8 @@ export interface StatusSubscriber {
 export interface BookingStatusFeed {
   /** Returns the unsubscribe function. */
   subscribe(bookingId: number, subscriber: StatusSubscriber): () => void;
+  /** Every booking's changes (the console's restaurant stream); returns the unsubscribe function. */
+  subscribeAll(subscriber: StatusSubscriber): () => void;
   subscriberCount(): number;
   close(): Promise<void>;
 }
@@ -51,13 +53,14 @@ const MAX_RECONNECT_DELAY_MS = 30_000;
 export async function listenForStatusChanges(o: { databaseUrl: string; logger: Logger }): Promise<BookingStatusFeed> {
   const logger = o.logger.child({ component: 'booking-status-feed' });
   const subscribers = new Map<number, Set<StatusSubscriber>>();
+  const everyBooking = new Set<StatusSubscriber>();
   let client: pg.Client | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let failures = 0;
 
   const each = (fn: (s: StatusSubscriber) => void, bookingId?: number) => {
-    const sets = bookingId === undefined ? [...subscribers.values()] : [subscribers.get(bookingId) ?? new Set()];
+    const sets = [...(bookingId === undefined ? subscribers.values() : [subscribers.get(bookingId) ?? new Set()]), everyBooking];
     for (const set of sets) for (const s of [...set]) fn(s);
   };
 
@@ -116,7 +119,11 @@ export async function listenForStatusChanges(o: { databaseUrl: string; logger: L
         if (set.size === 0 && subscribers.get(bookingId) === set) subscribers.delete(bookingId);
       };
     },
-    subscriberCount: () => [...subscribers.values()].reduce((n, set) => n + set.size, 0),
+    subscribeAll(subscriber) {
+      everyBooking.add(subscriber);
+      return () => void everyBooking.delete(subscriber);
+    },
+    subscriberCount: () => [...subscribers.values()].reduce((n, set) => n + set.size, everyBooking.size),
     async close() {
       closed = true;
       clearTimeout(retryTimer);

@@ -11,7 +11,9 @@ import { errorHandler, notFoundHandler } from './errors';
 import { requestContext, requestMetrics } from './requestContext';
 import { adminBookingsRouter } from './routes/admin/bookings';
 import { adminInboxRouter } from './routes/admin/inbox';
+import { adminMessagesRouter } from './routes/admin/messages';
 import { restaurantsRouter } from './routes/admin/restaurants';
+import { adminStatsRouter } from './routes/admin/stats';
 import { restaurantEventsRouter } from './routes/admin/restaurantEvents';
 import { bookingsRouter } from './routes/bookings';
 import { CONSOLE_PATH, consoleRouter } from './routes/console';
@@ -58,6 +60,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/admin-api', restaurantEventsRouter(deps));
   app.use('/admin-api/restaurants', restaurantsRouter(deps));
   app.use('/admin-api/inbox', adminInboxRouter(deps));
+  app.use('/admin-api/stats', adminStatsRouter(deps));
+  app.use('/admin-api/messages', adminMessagesRouter(deps));
   app.use('/admin-api', adminBookingsRouter(deps));
   app.use('/api', bookingsRouter(deps));
   app.use(CONSOLE_PATH, consoleRouter({ db: deps.db, adminToken: deps.adminToken, consoleKey }));

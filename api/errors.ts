@@ -14,7 +14,8 @@ import { z } from 'zod';
  * | invalid_json           | 400    | the body is not parseable JSON                                   |
  * | bad_request            | 400    | any other malformed request (e.g. an undecodable URL)            |
  * | unauthorized           | 401    | missing or wrong bearer token (WWW-Authenticate tells which)     |
- * | forbidden              | 403    | authenticated, but this request is refused (webhook handshake)   |
+ * | forbidden              | 403    | authenticated, but this request is refused (webhook handshake,   |
+ * |                        |        | a manager asking about a restaurant that is not theirs)          |
  * | not_found              | 404    | no such route, or the named resource does not exist              |
  * | conflict               | 409    | a duplicate, or a record still referenced elsewhere              |
  * | not_allowed_in_status  | 409    | the booking's status forbids the request, or another decision    |

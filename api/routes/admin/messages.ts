@@ -1,0 +1,71 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { maskPhone, normalizePhone } from '../../../domain/phone';
+import { listMessageLog, type MessageLogRow } from '../../../db/messageLog';
+import type { AppDeps } from '../../app';
+import { validationFailed } from '../../errors';
+import { idSchema, parseQuery, PG_INT_MAX, text } from '../../validation';
+import { viewAsField, viewerOf } from '../../viewer';
+
+/** Purposes and statuses are our own identifiers (domain/notifications.ts, db/messages.ts): letters and underscores. */
+const identifier = z.string().regex(/^[A-Za-z_]{1,64}$/, 'must be 1 to 64 letters or underscores');
+
+export const messageLogQuery = z.strictObject({
+  bookingId: z.coerce.number().pipe(idSchema).optional(),
+  phone: text({ min: 3, max: 40 })
+    .transform((value, ctx) => {
+      const e164 = normalizePhone(value);
+      if (e164) return e164;
+      ctx.addIssue({ code: 'custom', message: 'not a valid phone number; use the international format, e.g. +77011234567' });
+      return z.NEVER;
+    })
+    .optional(),
+  direction: z.enum(['in', 'out']).optional(),
+  status: identifier.optional(),
+  purpose: identifier.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(40).optional(),
+  ...viewAsField,
+});
+
+/** Keyset cursor: the id of the last row of the page (rows come newest first), opaque to clients. */
+const encodeCursor = (row: MessageLogRow) => Buffer.from(String(row.id)).toString('base64url');
+function decodeCursor(cursor: string): number {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  if (!/^[1-9]\d{0,9}$/.test(raw) || Number(raw) > PG_INT_MAX) {
+    throw validationFailed([{ in: 'query', path: 'cursor', message: 'not a cursor this API returned' }]);
+  }
+  return Number(raw);
+}
+
+/**
+ * GET /admin-api/messages. The admin sees every message with full phone numbers and payloads;
+ * a manager (or an admin with managerId) sees only messages about bookings of their
+ * restaurants, phones masked and without payloads (which repeat names and numbers).
+ */
+export function adminMessagesRouter({ db }: Pick<AppDeps, 'db'>): Router {
+  const router = Router();
+
+  router.get('/', async (req, res) => {
+    const q = parseQuery(req, messageLogQuery);
+    const viewer = viewerOf(res, q);
+    const member = viewer.role === 'member';
+    const rows = await listMessageLog(db, {
+      bookingId: q.bookingId,
+      phone: q.phone,
+      direction: q.direction,
+      status: q.status,
+      purpose: q.purpose,
+      memberUserId: member ? viewer.userId : undefined,
+      beforeId: q.cursor ? decodeCursor(q.cursor) : undefined,
+      limit: q.limit + 1, // one more than asked tells whether another page exists
+    });
+    const page = rows.slice(0, q.limit);
+    res.json({
+      items: page.map(({ payload, ...row }) => (member ? { ...row, phone: maskPhone(row.phone) } : { ...row, payload })),
+      nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
+    });
+  });
+
+  return router;
+}

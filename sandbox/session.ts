@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Config } from '../config';
 import { LANGUAGES } from '../domain/booking';
-import { MANAGER_TEMPLATE_PARAMETERS } from '../whatsapp/render';
+import { MANAGER_TEMPLATE_PARAMETERS, REMINDER_TEMPLATE_PARAMETERS } from '../whatsapp/render';
 import { startFakeGraphApi, type FakeGraphApi } from './graph';
 
 export interface SandboxSession {
@@ -23,8 +23,8 @@ export interface SandboxSession {
 
 /**
  * The local stand-in for WhatsApp behind `npm start` without credentials: a fake Graph API
- * on 127.0.0.1 that knows the manager template in every language we send it in, like an
- * account where that template is approved. The 24-hour window is not enforced, so managers
+ * on 127.0.0.1 that knows the manager and reminder templates in every language we send them in,
+ * like an account where they are approved. The 24-hour window is not enforced, so managers
  * get the interactive request (the template path has tests of its own).
  */
 export async function startSandboxSession(base: Config): Promise<SandboxSession> {
@@ -41,6 +41,7 @@ export async function startSandboxSession(base: Config): Promise<SandboxSession>
     displayPhoneNumber: base.WHATSAPP_BOT_NUMBER,
     templates: [
       { name: base.WHATSAPP_MANAGER_TEMPLATE, languages: [...LANGUAGES], bodyParameters: MANAGER_TEMPLATE_PARAMETERS.length, quickReplies: 3 },
+      { name: base.WHATSAPP_REMINDER_TEMPLATE, languages: [...LANGUAGES], bodyParameters: REMINDER_TEMPLATE_PARAMETERS.length, quickReplies: 2 },
     ],
   });
   return {

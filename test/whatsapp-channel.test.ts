@@ -15,7 +15,7 @@ import { createRestaurantFixture, testPhone, type RestaurantFixture } from './he
 
 const TOKEN = 'test-access-token';
 const PHONE_NUMBER_ID = '123456789012345';
-const config = { WHATSAPP_MANAGER_TEMPLATE: 'booking_request' };
+const config = { WHATSAPP_MANAGER_TEMPLATE: 'booking_request', WHATSAPP_REMINDER_TEMPLATE: 'booking_reminder' };
 const logger = createLogger('silent');
 
 let t: TestDatabase;

@@ -8,7 +8,7 @@ import { outboundMessages } from '../observability/metrics';
 import { isWhatsAppSendError, OUTSIDE_WINDOW, WhatsAppSendError } from './errors';
 import type { GraphClient } from './graphClient';
 import { trackedAs, type OutboundMessage } from './messages';
-import { MANAGER_DECISION_PURPOSES, renderManagerTemplate, renderNotification } from './render';
+import { renderNotification, renderTemplate, TEMPLATE_PURPOSES, type TemplateNames } from './render';
 
 /**
  * How long a `sending` row without a wamid belongs to the attempt that claimed it. Longer than
@@ -33,9 +33,8 @@ function templateKey(n: Notification): string {
   return `${idempotencyKey(n)}:template`;
 }
 
-function planTemplate(n: Notification, templateName: string): Planned {
-  if (!MANAGER_DECISION_PURPOSES.has(n.purpose)) throw new Error(`${n.purpose} has no template form`);
-  return { key: templateKey(n), message: renderManagerTemplate(n, templateName) };
+function planTemplate(n: Notification, templates: TemplateNames): Planned {
+  return { key: templateKey(n), message: renderTemplate(n, templates) };
 }
 
 const outbound = (n: Notification, p: Planned) => ({
@@ -50,11 +49,11 @@ const outbound = (n: Notification, p: Planned) => ({
  * The WhatsApp Cloud API channel. Every message is recorded under its idempotency key before
  * it is sent, and carries its row's id as callback data; once a wamid is known for a key (from
  * Meta's answer or a status webhook), sending it again returns `reused` without a request.
- * Manager messages refused with 131047 (outside the 24-hour window) go out as
- * WHATSAPP_MANAGER_TEMPLATE instead.
+ * Manager requests and guest reminders refused with 131047 (outside the 24-hour window) go out
+ * as WHATSAPP_MANAGER_TEMPLATE or WHATSAPP_REMINDER_TEMPLATE instead.
  */
 export function createWhatsAppChannel(deps: {
-  config: Pick<Config, 'WHATSAPP_MANAGER_TEMPLATE'>;
+  config: Pick<Config, 'WHATSAPP_MANAGER_TEMPLATE' | 'WHATSAPP_REMINDER_TEMPLATE'>;
   db: Db;
   logger: Logger;
   graph: GraphClient;
@@ -95,12 +94,13 @@ export function createWhatsAppChannel(deps: {
     return { status: 'sent', idempotencyKey: p.key, providerMessageId: messageId, reused: false };
   }
 
-  const sendTemplate = (n: Notification) => deliver(n, planTemplate(n, deps.config.WHATSAPP_MANAGER_TEMPLATE));
+  const templates = { manager: deps.config.WHATSAPP_MANAGER_TEMPLATE, reminder: deps.config.WHATSAPP_REMINDER_TEMPLATE };
+  const sendTemplate = (n: Notification) => deliver(n, planTemplate(n, templates));
 
   return {
     async send(n) {
       if (n.viaTemplate) return sendTemplate(n);
-      const usesTemplate = MANAGER_DECISION_PURPOSES.has(n.purpose);
+      const usesTemplate = TEMPLATE_PURPOSES.has(n.purpose);
       const key = idempotencyKey(n);
       if (usesTemplate) {
         // A retry after the interactive message was refused goes straight to the template.
@@ -121,11 +121,11 @@ export function createWhatsAppChannel(deps: {
  * The channel used when WhatsApp is not configured: the same records (rendered payload,
  * idempotency key) with status `queued`, and no request anywhere.
  */
-export function createOutboxChannel(deps: { db: Db; managerTemplate?: string }): NotificationChannel {
-  const templateName = deps.managerTemplate ?? 'booking_request';
+export function createOutboxChannel(deps: { db: Db; templates?: TemplateNames }): NotificationChannel {
+  const templates = deps.templates ?? { manager: 'booking_request', reminder: 'booking_reminder' };
   return {
     async send(n) {
-      const p = n.viaTemplate ? planTemplate(n, templateName) : { key: idempotencyKey(n), message: renderNotification(n) };
+      const p = n.viaTemplate ? planTemplate(n, templates) : { key: idempotencyKey(n), message: renderNotification(n) };
       const { claimed, row } = await claimOutbound(deps.db, outbound(n, p), { status: 'queued', leaseMs: 0 });
       outboundMessages.inc({ purpose: n.purpose, outcome: claimed ? 'queued' : 'reused' });
       return { status: 'queued', idempotencyKey: p.key, providerMessageId: row.providerMessageId ?? undefined, reused: !claimed };

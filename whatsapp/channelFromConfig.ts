@@ -59,7 +59,7 @@ export async function createChannelFromConfig(deps: {
   }
   logger.warn('WHATSAPP_ACCESS_TOKEN is not set: messages are recorded as queued in whatsapp_messages, not sent');
   return {
-    channel: createOutboxChannel({ db, managerTemplate: config.WHATSAPP_MANAGER_TEMPLATE }),
+    channel: createOutboxChannel({ db, templates: { manager: config.WHATSAPP_MANAGER_TEMPLATE, reminder: config.WHATSAPP_REMINDER_TEMPLATE } }),
     config,
     urls: [],
     close: async () => undefined,

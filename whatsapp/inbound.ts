@@ -17,7 +17,7 @@ import { maskPhone, phoneFromWaId } from '../domain/phone';
 import type { Logger } from '../observability/logger';
 import { approveSignal, claimSignal, deliveryFailedSignal, rejectSignal, type DeciderActor } from '../workflows/definitions';
 import { isWhatsAppSendError, OUTSIDE_WINDOW } from './errors';
-import { MANAGER_DECISION_PURPOSES } from './render';
+import { TEMPLATE_PURPOSES } from './render';
 import type { InboundMessageEvent } from './webhookPayload';
 
 /** The part of a Temporal Client the webhook uses: signals to booking workflows, each with a deadline. */
@@ -219,14 +219,14 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return {};
   }
 
-  /** A message we sent was refused after Meta accepted it; a manager's 131047 goes to the workflow for the template. */
+  /** A message we sent was refused after Meta accepted it; a 131047 of a message with a template form goes to the workflow for the template. */
   async function failedDelivery(row: WhatsAppMessageRow): Promise<ProcessOutcome> {
     const log = { purpose: row.purpose, bookingId: row.bookingId, to: maskPhone(row.phone), code: row.errorCode, error: row.errorTitle };
     const booking = row.bookingId === null ? undefined : await getBooking(db, row.bookingId);
     if (
       booking &&
       row.errorCode === OUTSIDE_WINDOW &&
-      MANAGER_DECISION_PURPOSES.has(row.purpose as NotificationPurpose) &&
+      TEMPLATE_PURPOSES.has(row.purpose as NotificationPurpose) &&
       row.providerMessageId &&
       row.idempotencyKey
     ) {

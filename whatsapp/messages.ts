@@ -15,6 +15,14 @@ export const LIMITS = {
   buttonTitle: 20,
   buttonId: 256,
   ctaDisplayText: 20,
+  /** List messages: the button that opens the list, its rows (10 in all sections together). */
+  listButton: 20,
+  listRows: 10,
+  listSections: 10,
+  sectionTitle: 24,
+  rowTitle: 24,
+  rowDescription: 72,
+  rowId: 200,
   callbackData: 512,
   /** Ours, not Meta's: a long free text (special requests, a big preorder) cannot swamp the template body. */
   templateParameter: 200,
@@ -61,6 +69,25 @@ export interface CtaUrlMessage extends Base {
   };
 }
 
+export interface ListRow {
+  id: string;
+  title: string;
+  description?: string;
+}
+
+export interface ListSection {
+  title?: string;
+  rows: ListRow[];
+}
+
+export interface ListMessage extends Base {
+  type: 'interactive';
+  interactive: InteractiveCommon & {
+    type: 'list';
+    action: { button: string; sections: ListSection[] };
+  };
+}
+
 export interface TemplateMessage extends Base {
   type: 'template';
   template: {
@@ -73,7 +100,7 @@ export interface TemplateMessage extends Base {
   };
 }
 
-export type OutboundMessage = TextMessage | ButtonsMessage | CtaUrlMessage | TemplateMessage;
+export type OutboundMessage = TextMessage | ButtonsMessage | CtaUrlMessage | ListMessage | TemplateMessage;
 
 /**
  * The callback data naming the whatsapp_messages row a send belongs to. Meta echoes it in the
@@ -123,15 +150,17 @@ export function shorten(text: string, max: number): string {
   return head.replace(/[\s.,;:!?·•\-–—]+$/u, '') + ELLIPSIS;
 }
 
+const plainTitle = (raw: string) => raw.replace(/[*_~`]/g, '').replace(/\s+/g, ' ');
+
 /** Meta renders no markdown in titles and refuses duplicates; both are made safe here. */
-export function buttonTitles(titles: string[]): string[] {
+export function buttonTitles(titles: string[], max: number = LIMITS.buttonTitle): string[] {
   const seen = new Set<string>();
   return titles.map((raw) => {
-    const plain = raw.replace(/[*_~`]/g, '').replace(/\s+/g, ' ');
-    let title = shorten(plain, LIMITS.buttonTitle);
+    const plain = plainTitle(raw);
+    let title = shorten(plain, max);
     for (let n = 2; seen.has(title); n++) {
       const suffix = ` ${n}`;
-      title = shorten(plain, LIMITS.buttonTitle - suffix.length) + suffix;
+      title = shorten(plain, max - suffix.length) + suffix;
     }
     seen.add(title);
     return title;
@@ -180,8 +209,8 @@ function interactiveCommon(c: InteractiveContent): InteractiveCommon {
   };
 }
 
-function checkPayloadId(id: string): string {
-  if (!id || id !== id.trim() || id.length > LIMITS.buttonId) throw new Error(`button id "${id.slice(0, 40)}" breaks Meta's rules`);
+function checkPayloadId(id: string, max: number = LIMITS.buttonId): string {
+  if (!id || id !== id.trim() || id.length > max) throw new Error(`button id "${id.slice(0, 40)}" breaks Meta's rules`);
   return id;
 }
 
@@ -220,6 +249,43 @@ export function ctaUrlMessage(
       ...interactiveCommon(c),
       action: { name: 'cta_url', parameters: { display_text: displayText, url: c.url } },
     },
+  };
+}
+
+/**
+ * A list message: a button that opens up to ten rows. Row titles are shortened to 24 and
+ * descriptions to 72 characters; more rows than Meta allows, or a repeated row id, is a bug.
+ */
+export function listMessage(
+  to: string,
+  c: InteractiveContent & { button: string; sections: ListSection[] },
+  opts: SendOptions = {},
+): ListMessage {
+  const rows = c.sections.flatMap((s) => s.rows);
+  if (c.sections.length < 1 || c.sections.length > LIMITS.listSections) throw new Error(`${c.sections.length} list sections: Meta allows 1 to ${LIMITS.listSections}`);
+  if (rows.length < 1 || rows.length > LIMITS.listRows) throw new Error(`${rows.length} list rows: Meta allows 1 to ${LIMITS.listRows}`);
+  if (c.sections.some((s) => !s.rows.length)) throw new Error('every list section needs a row');
+  if (c.sections.length > 1 && c.sections.some((s) => !s.title?.trim())) throw new Error('sections of a list with several need titles');
+  const ids = rows.map((r) => checkPayloadId(r.id, LIMITS.rowId));
+  if (new Set(ids).size !== ids.length) throw new Error('list row ids must be unique');
+  // Meta refuses two rows with one title: the same uniqueness rule as reply buttons, list-wide.
+  const titles = buttonTitles(
+    rows.map((r) => r.title),
+    LIMITS.rowTitle,
+  );
+  let next = 0;
+  const sections = c.sections.map((s) => ({
+    ...(s.title?.trim() && { title: shorten(plainTitle(s.title), LIMITS.sectionTitle) }),
+    rows: s.rows.map((r) => {
+      const description = r.description && shorten(r.description.replace(/\s+/g, ' '), LIMITS.rowDescription);
+      return { id: r.id, title: titles[next++], ...(description && { description }) };
+    }),
+  }));
+  const [button] = buttonTitles([c.button], LIMITS.listButton);
+  return {
+    ...base(to, opts),
+    type: 'interactive',
+    interactive: { type: 'list', ...interactiveCommon(c), action: { button, sections } },
   };
 }
 

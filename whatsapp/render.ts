@@ -1,6 +1,6 @@
 import i18next from 'i18next';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { actionId, type BookingAction } from '../domain/actions';
+import { actionId, REJECT_REASON_CODES, rejectReasonId, type BookingAction } from '../domain/actions';
 import type { Language } from '../domain/booking';
 import type { BookingDetails, Notification, NotificationPurpose } from '../domain/notifications';
 import { phoneDigits } from '../domain/phone';
@@ -10,9 +10,11 @@ import ru from '../locales/ru.json';
 import {
   buttonsMessage,
   ctaUrlMessage,
+  listMessage,
   shorten,
   templateMessage,
   textMessage,
+  LIMITS,
   type OutboundMessage,
   type TemplateMessage,
 } from './messages';
@@ -34,14 +36,18 @@ function translate(language: Language, key: string, vars: Record<string, unknown
   return i18n.t(key, { ...vars, lng: language });
 }
 
-/** Purposes sent to managers with Approve / Reject / Contact guest, and with the template outside the 24-hour window. */
-export const MANAGER_DECISION_PURPOSES: ReadonlySet<NotificationPurpose> = new Set(['managerRequest', 'managerReminder', 'escalation']);
+/** The buttons of each purpose that has some; titles are `buttons.<action>` in the recipient's language. */
+const BUTTONS = {
+  decision: ['approve', 'reject', 'contact'],
+  reminder: ['confirmVisit', 'cancelBooking'],
+  cancelQuestion: ['cancelYes', 'cancelNo'],
+  arrival: ['arrived', 'noShow'],
+} as const satisfies Record<string, readonly BookingAction[]>;
 
-const DECISION_BUTTONS: { action: BookingAction; key: string }[] = [
-  { action: 'approve', key: 'buttons.approve' },
-  { action: 'reject', key: 'buttons.reject' },
-  { action: 'contact', key: 'buttons.contact' },
-];
+const buttonsFor = (actions: readonly BookingAction[], bookingId: number, t: Translate) =>
+  actions.map((action) => ({ id: actionId(action, bookingId), title: t(`buttons.${action}`) }));
+
+type Translate = (key: string, vars?: Record<string, unknown>) => string;
 
 /** The booking's date and time in the restaurant's timezone, written the way the language writes them. */
 export function formatWhen(startsAt: string, timeZone: string, language: Language): { date: string; time: string } {
@@ -60,6 +66,16 @@ export function formatWhen(startsAt: string, timeZone: string, language: Languag
   };
 }
 
+/** A short date and time for a list row's title ("12 Jan, 19:30" in the language's own order). */
+export function formatShortWhen(startsAt: string, timeZone: string, language: Language): string {
+  const options: Intl.DateTimeFormatOptions = { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
+  try {
+    return new Intl.DateTimeFormat(language, { ...options, timeZone }).format(new Date(startsAt));
+  } catch {
+    return `${new Intl.DateTimeFormat(language, { ...options, timeZone: 'UTC' }).format(new Date(startsAt))} UTC`;
+  }
+}
+
 function displayPhone(phone: string): string {
   return parsePhoneNumberFromString(phone)?.formatInternational() ?? phone;
 }
@@ -75,7 +91,7 @@ function preorderItems(b: BookingDetails): string[] {
 // Special requests are free text from the website; a long one must not push the preorder out of the body.
 const SPECIAL_REQUESTS_MAX = 300;
 
-type DetailLine = 'restaurant' | 'table' | 'date' | 'time' | 'party' | 'guest' | 'phone' | 'requests' | 'preorder';
+type DetailLine = 'restaurant' | 'table' | 'date' | 'time' | 'party' | 'guest' | 'phone' | 'record' | 'requests' | 'preorder';
 
 function detailLines(language: Language, b: BookingDetails, which: DetailLine[]): string {
   const t = (key: string, vars?: Record<string, unknown>) => translate(language, `details.${key}`, vars);
@@ -88,6 +104,7 @@ function detailLines(language: Language, b: BookingDetails, which: DetailLine[])
     party: () => t('party', { count: b.partySize }),
     guest: () => t('guest', { value: b.guest?.name || t('noName') }),
     phone: () => t('phone', { value: b.guest?.phone ? displayPhone(b.guest.phone) : t('noPhone') }),
+    record: () => (b.guestRecord ? t('record', { value: guestRecord(language, b.guestRecord) }) : undefined),
     requests: () => (b.specialRequests?.trim() ? t('requests', { value: shorten(b.specialRequests, SPECIAL_REQUESTS_MAX) }) : undefined),
     preorder: () => (b.items.length ? [t('preorder'), ...preorderItems(b).map((i) => `• ${i}`)].join('\n') : undefined),
   };
@@ -97,7 +114,15 @@ function detailLines(language: Language, b: BookingDetails, which: DetailLine[])
     .join('\n');
 }
 
-const MANAGER_DETAILS: DetailLine[] = ['restaurant', 'table', 'date', 'time', 'party', 'guest', 'phone', 'requests', 'preorder'];
+/** "4 visits, 1 no-show, 1 cancellation"; a first-time guest says so instead of "0 visits". */
+function guestRecord(language: Language, r: NonNullable<BookingDetails['guestRecord']>): string {
+  const t = (key: string, count: number) => translate(language, `guestRecord.${key}`, { count });
+  if (!r.visits && !r.noShows && !r.cancellations) return translate(language, 'guestRecord.first');
+  return [t('visits', r.visits), t('noShows', r.noShows), t('cancellations', r.cancellations)].join(', ');
+}
+
+const MANAGER_DETAILS: DetailLine[] = ['restaurant', 'table', 'date', 'time', 'party', 'guest', 'phone', 'record', 'requests', 'preorder'];
+const ARRIVAL_DETAILS: DetailLine[] = ['table', 'time', 'party', 'guest', 'phone'];
 const GUEST_DETAILS: DetailLine[] = ['restaurant', 'table', 'date', 'time', 'party', 'preorder'];
 
 function requireBooking(n: Notification): BookingDetails {
@@ -107,10 +132,21 @@ function requireBooking(n: Notification): BookingDetails {
 
 const paragraphs = (...parts: (string | undefined)[]) => parts.filter(Boolean).join('\n\n');
 
-type TextPurpose = Exclude<NotificationPurpose, 'managerRequest' | 'managerReminder' | 'escalation' | 'contactGuest'>;
+/** Purposes whose message is more than text: buttons, a list or a link. */
+type InteractivePurpose =
+  | 'managerRequest'
+  | 'managerReminder'
+  | 'escalation'
+  | 'contactGuest'
+  | 'guestCancelQuestion'
+  | 'guestCancelChoose'
+  | 'guestReminder'
+  | 'rejectReasonRequest'
+  | 'arrivalCheck';
+type TextPurpose = Exclude<NotificationPurpose, InteractivePurpose>;
 
 /** Every text purpose has a renderer; the Record makes a new purpose a compile error until it has one. */
-const TEXTS: Record<TextPurpose, (n: Notification, t: (key: string, vars?: Record<string, unknown>) => string) => string> = {
+const TEXTS: Record<TextPurpose, (n: Notification, t: Translate) => string> = {
   managerExpired: (n, t) => bookingSentence(n, t, 'managerExpired'),
   managerCancelled: (n, t) => paragraphs(bookingSentence(n, t, 'managerCancelled'), reasonLine(n, t)),
   decisionAck: (n, t) => t('decisionAck', { id: requireBooking(n).id, decision: decisionWord(n, t) }),
@@ -129,66 +165,182 @@ const TEXTS: Record<TextPurpose, (n: Notification, t: (key: string, vars?: Recor
   claimRefused: (_n, t) => t('claimRefused'),
   claimInvalid: (_n, t) => t('claimInvalid'),
   guestHelp: (_n, t) => t('guestHelp'),
-  guestStatus: (n, t) =>
-    n.booking
-      ? paragraphs(
-          t('guestStatus.booking', { id: n.booking.id, status: t(`status.${n.booking.status}`) }),
-          detailLines(n.recipient.language, n.booking, GUEST_DETAILS),
-        )
-      : t('guestStatus.none'),
+  guestStatus: (n, t) => {
+    const bookings = n.bookings ?? (n.booking ? [n.booking] : []);
+    if (!bookings.length) return t('guestStatus.none');
+    return paragraphs(
+      t('guestStatus.intro', { count: bookings.length }),
+      ...bookings.map((b) =>
+        [t('guestStatus.booking', { id: b.id, status: t(`status.${b.status}`) }), detailLines(n.recipient.language, b, STATUS_DETAILS)].join('\n'),
+      ),
+      t('guestStatus.outro'),
+    );
+  },
+  guestCancelKept: (n, t) => bookingSentence(n, t, 'guestCancelKept'),
+  guestConfirmedAck: (n, t) => bookingSentence(n, t, 'guestConfirmedAck'),
+  managerGuestConfirmed: (n, t) => guestSentence(n, t, 'managerGuestConfirmed'),
+  guestCancelledAck: (n, t) => bookingSentence(n, t, 'guestCancelledAck'),
+  managerGuestCancelled: (n, t) => guestSentence(n, t, 'managerGuestCancelled'),
+  guestCancelRefused: (n, t) => {
+    const b = requireBooking(n);
+    if (n.facts?.cutoffMinutes === undefined) return t('guestCancelRefused.notCancellable', { id: b.id, status: decisionWord(n, t) });
+    const phone = b.restaurant.phone;
+    return paragraphs(
+      bookingSentence(n, t, 'guestCancelRefused.tooLate'),
+      t('guestCancelRefused.cutoff', { cutoff: durationWords(n.recipient.language, n.facts.cutoffMinutes) }),
+      phone ? t('guestCancelRefused.call', { restaurant: b.restaurant.name, phone: displayPhone(phone) }) : t('guestCancelRefused.contact'),
+    );
+  },
+  rejectReasonTypePrompt: (n, t) => t('rejectReasonTypePrompt', { id: requireBooking(n).id }),
   notAuthorized: (_n, t) => t('notAuthorized'),
   slowDown: (_n, t) => t('slowDown'),
 };
 
-function bookingSentence(n: Notification, t: (key: string, vars?: Record<string, unknown>) => string, key: string): string {
-  const b = requireBooking(n);
+const STATUS_DETAILS: DetailLine[] = ['restaurant', 'table', 'date', 'time', 'party'];
+
+function bookingSentence(n: Notification, t: Translate, key: string, b: BookingDetails = requireBooking(n)): string {
   return t(key, { id: b.id, restaurant: b.restaurant.name, ...formatWhen(b.startsAt, b.restaurant.timezone, n.recipient.language) });
 }
 
-function reasonLine(n: Notification, t: (key: string, vars?: Record<string, unknown>) => string): string | undefined {
-  return n.facts?.reason?.trim() ? t('reason', { reason: n.facts.reason.trim() }) : undefined;
+/** A sentence to managers naming the guest beside the booking. */
+function guestSentence(n: Notification, t: Translate, key: string): string {
+  const b = requireBooking(n);
+  return t(key, { id: b.id, guest: b.guest?.name || t('details.noName'), ...formatWhen(b.startsAt, b.restaurant.timezone, n.recipient.language) });
 }
 
-function decisionWord(n: Notification, t: (key: string, vars?: Record<string, unknown>) => string): string {
+/** "2 hours", "90 minutes": whole hours when the duration is some. */
+function durationWords(language: Language, minutes: number): string {
+  return minutes % 60 === 0 && minutes > 0
+    ? translate(language, 'duration.hours', { count: minutes / 60 })
+    : translate(language, 'duration.minutes', { count: minutes });
+}
+
+function reasonText(n: Notification, t: Translate): string | undefined {
+  if (n.facts?.reason?.trim()) return n.facts.reason.trim();
+  return n.facts?.reasonCode && t(`rejectReasons.${n.facts.reasonCode}.guest`);
+}
+
+function reasonLine(n: Notification, t: Translate): string | undefined {
+  const reason = reasonText(n, t);
+  return reason ? t('reason', { reason }) : undefined;
+}
+
+function decisionWord(n: Notification, t: Translate): string {
   return t(`status.${n.facts?.decision ?? requireBooking(n).status}`);
 }
 
-/** The free-form message for a notification, in the recipient's language, within Meta's limits. */
-export function renderNotification(n: Notification): OutboundMessage {
-  const language = n.recipient.language;
-  const t = (key: string, vars?: Record<string, unknown>) => translate(language, key, vars);
-  const opts = { replyTo: n.replyTo };
-  const to = n.recipient.phone;
+/** A manager request, reminder or escalation: every detail and Approve / Reject / Contact guest. */
+function decisionRequest(n: Notification & { purpose: 'managerRequest' | 'managerReminder' | 'escalation' }, t: Translate): OutboundMessage {
+  const b = requireBooking(n);
+  const intro = n.purpose === 'managerRequest' ? undefined : t(`${n.purpose}.intro`);
+  return buttonsMessage(
+    n.recipient.phone,
+    {
+      header: t(`${n.purpose}.header`, { id: b.id }),
+      body: paragraphs(intro, detailLines(n.recipient.language, b, MANAGER_DETAILS)),
+      footer: t(`${n.purpose}.footer`),
+      buttons: buttonsFor(BUTTONS.decision, b.id, t),
+    },
+    { replyTo: n.replyTo },
+  );
+}
 
-  if (n.purpose === 'managerRequest' || n.purpose === 'managerReminder' || n.purpose === 'escalation') {
-    const b = requireBooking(n);
-    const intro = n.purpose === 'managerRequest' ? undefined : t(`${n.purpose}.intro`);
-    return buttonsMessage(
-      to,
-      {
-        header: t(`${n.purpose}.header`, { id: b.id }),
-        body: paragraphs(intro, detailLines(language, b, MANAGER_DETAILS)),
-        footer: t(`${n.purpose}.footer`),
-        buttons: DECISION_BUTTONS.map((d) => ({ id: actionId(d.action, b.id), title: t(d.key) })),
-      },
-      opts,
-    );
-  }
-  if (n.purpose === 'contactGuest') {
+const INTERACTIVE: Record<InteractivePurpose, (n: Notification, t: Translate) => OutboundMessage> = {
+  managerRequest: (n, t) => decisionRequest({ ...n, purpose: 'managerRequest' }, t),
+  managerReminder: (n, t) => decisionRequest({ ...n, purpose: 'managerReminder' }, t),
+  escalation: (n, t) => decisionRequest({ ...n, purpose: 'escalation' }, t),
+  contactGuest: (n, t) => {
     const b = requireBooking(n);
     const phone = b.guest?.phone;
-    if (!phone) return textMessage(to, t('contactGuest.noPhone', { id: b.id }), opts);
+    if (!phone) return textMessage(n.recipient.phone, t('contactGuest.noPhone', { id: b.id }), { replyTo: n.replyTo });
     return ctaUrlMessage(
-      to,
+      n.recipient.phone,
       {
         body: t('contactGuest.body', { id: b.id, name: b.guest?.name || t('details.noName'), phone: displayPhone(phone) }),
         displayText: t('buttons.openChat'),
         url: `https://wa.me/${phoneDigits(phone)}`,
       },
-      opts,
+      { replyTo: n.replyTo },
     );
-  }
-  return textMessage(to, TEXTS[n.purpose](n, t), opts);
+  },
+  guestCancelQuestion: (n, t) => {
+    const b = requireBooking(n);
+    return buttonsMessage(
+      n.recipient.phone,
+      { body: paragraphs(bookingSentence(n, t, 'guestCancelQuestion'), detailLines(n.recipient.language, b, STATUS_DETAILS)), buttons: buttonsFor(BUTTONS.cancelQuestion, b.id, t) },
+      { replyTo: n.replyTo },
+    );
+  },
+  guestCancelChoose: (n, t) =>
+    listMessage(
+      n.recipient.phone,
+      {
+        body: t('guestCancelChoose.body'),
+        button: t('buttons.chooseBooking'),
+        sections: [{ rows: (n.bookings ?? []).slice(0, LIMITS.listRows).map((b) => bookingRow(n, t, b)) }],
+      },
+      { replyTo: n.replyTo },
+    ),
+  guestReminder: (n, t) => {
+    const b = requireBooking(n);
+    return buttonsMessage(
+      n.recipient.phone,
+      {
+        header: t('guestReminder.header'),
+        body: paragraphs(bookingSentence(n, t, 'guestReminder.intro'), detailLines(n.recipient.language, b, GUEST_DETAILS), t('guestReminder.outro')),
+        buttons: buttonsFor(BUTTONS.reminder, b.id, t),
+      },
+      { replyTo: n.replyTo },
+    );
+  },
+  rejectReasonRequest: (n, t) => {
+    const b = requireBooking(n);
+    return listMessage(
+      n.recipient.phone,
+      {
+        body: t('rejectReasonRequest', { id: b.id }),
+        button: t('buttons.chooseReason'),
+        sections: [
+          {
+            rows: REJECT_REASON_CODES.map((code) => ({
+              id: rejectReasonId(b.id, code),
+              title: t(`rejectReasons.${code}.title`),
+              description: t(`rejectReasons.${code}.description`),
+            })),
+          },
+        ],
+      },
+      { replyTo: n.replyTo },
+    );
+  },
+  arrivalCheck: (n, t) => {
+    const b = requireBooking(n);
+    return buttonsMessage(
+      n.recipient.phone,
+      {
+        header: t('arrivalCheck.header', { id: b.id }),
+        body: paragraphs(t('arrivalCheck.body'), detailLines(n.recipient.language, b, ARRIVAL_DETAILS)),
+        buttons: buttonsFor(BUTTONS.arrival, b.id, t),
+      },
+      { replyTo: n.replyTo },
+    );
+  },
+};
+
+/** One booking as a list row: picking it is the same as tapping the booking's Cancel button. */
+function bookingRow(n: Notification, t: Translate, b: BookingDetails) {
+  return {
+    id: actionId('cancelBooking', b.id),
+    title: `#${b.id} · ${formatShortWhen(b.startsAt, b.restaurant.timezone, n.recipient.language)}`,
+    description: [b.restaurant.name, b.table.name, t('details.party', { count: b.partySize })].join(' · '),
+  };
+}
+
+/** The free-form message for a notification, in the recipient's language, within Meta's limits. */
+export function renderNotification(n: Notification): OutboundMessage {
+  const t: Translate = (key, vars) => translate(n.recipient.language, key, vars);
+  if (n.purpose in INTERACTIVE) return INTERACTIVE[n.purpose as InteractivePurpose](n, t);
+  return textMessage(n.recipient.phone, TEXTS[n.purpose as TextPurpose](n, t), { replyTo: n.replyTo });
 }
 
 /**
@@ -209,31 +361,58 @@ export const MANAGER_TEMPLATE_PARAMETERS = [
   'preorder',
 ] as const;
 
-/** The approved template that replaces a manager's interactive message outside the 24-hour window. */
-export function renderManagerTemplate(n: Notification, templateName: string): TemplateMessage {
+/**
+ * Body parameters of the guest's reminder template (WHATSAPP_REMINDER_TEMPLATE), in order; its
+ * two quick-reply buttons are Confirm and Cancel.
+ */
+export const REMINDER_TEMPLATE_PARAMETERS = ['bookingId', 'restaurant', 'date', 'time', 'table', 'partySize'] as const;
+
+type TemplateParameter = (typeof MANAGER_TEMPLATE_PARAMETERS)[number];
+
+/** Which configured template replaces each purpose's interactive message outside the 24-hour window. */
+export interface TemplateNames {
+  manager: string;
+  reminder: string;
+}
+const TEMPLATE_FORMS = {
+  managerRequest: { template: 'manager', parameters: MANAGER_TEMPLATE_PARAMETERS, buttons: BUTTONS.decision },
+  managerReminder: { template: 'manager', parameters: MANAGER_TEMPLATE_PARAMETERS, buttons: BUTTONS.decision },
+  escalation: { template: 'manager', parameters: MANAGER_TEMPLATE_PARAMETERS, buttons: BUTTONS.decision },
+  guestReminder: { template: 'reminder', parameters: REMINDER_TEMPLATE_PARAMETERS, buttons: BUTTONS.reminder },
+} as const satisfies Partial<
+  Record<NotificationPurpose, { template: keyof TemplateNames; parameters: readonly TemplateParameter[]; buttons: readonly BookingAction[] }>
+>;
+
+/** Purposes sent with buttons that have a template form, used outside the 24-hour window (131047). */
+export const TEMPLATE_PURPOSES: ReadonlySet<NotificationPurpose> = new Set(Object.keys(TEMPLATE_FORMS) as NotificationPurpose[]);
+
+/** The approved template that replaces an interactive message outside the 24-hour window. */
+export function renderTemplate(n: Notification, names: TemplateNames): TemplateMessage {
+  const form = TEMPLATE_FORMS[n.purpose as keyof typeof TEMPLATE_FORMS];
+  if (!form) throw new Error(`${n.purpose} has no template form`);
   const b = requireBooking(n);
   const language = n.recipient.language;
   const t = (key: string) => translate(language, `details.${key}`);
   const when = formatWhen(b.startsAt, b.restaurant.timezone, language);
-  const values: Record<(typeof MANAGER_TEMPLATE_PARAMETERS)[number], string> = {
-    bookingId: `#${b.id}`,
-    restaurant: b.restaurant.name,
-    date: when.date,
-    time: when.time,
-    table: tableLabel(b),
-    partySize: String(b.partySize),
-    guestName: b.guest?.name || t('noName'),
-    guestPhone: b.guest?.phone ? displayPhone(b.guest.phone) : t('noPhone'),
-    specialRequests: b.specialRequests?.trim() || t('none'),
-    preorder: b.items.length ? preorderItems(b).join('; ') : t('none'),
+  const values: Record<TemplateParameter, () => string> = {
+    bookingId: () => `#${b.id}`,
+    restaurant: () => b.restaurant.name,
+    date: () => when.date,
+    time: () => when.time,
+    table: () => tableLabel(b),
+    partySize: () => String(b.partySize),
+    guestName: () => b.guest?.name || t('noName'),
+    guestPhone: () => (b.guest?.phone ? displayPhone(b.guest.phone) : t('noPhone')),
+    specialRequests: () => b.specialRequests?.trim() || t('none'),
+    preorder: () => (b.items.length ? preorderItems(b).join('; ') : t('none')),
   };
   return templateMessage(
     n.recipient.phone,
     {
-      name: templateName,
+      name: names[form.template],
       language,
-      bodyParameters: MANAGER_TEMPLATE_PARAMETERS.map((p) => values[p]),
-      quickReplyPayloads: DECISION_BUTTONS.map((d) => actionId(d.action, b.id)),
+      bodyParameters: form.parameters.map((p) => values[p]()),
+      quickReplyPayloads: form.buttons.map((action) => actionId(action, b.id)),
     },
     { replyTo: n.replyTo },
   );

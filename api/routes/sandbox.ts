@@ -98,14 +98,18 @@ export interface ChatMessage {
   footer?: string;
   /** Reply buttons, or a template's quick replies. */
   buttons?: { id: string; title: string }[];
+  /** A list message: the button that opens it and the rows to pick from. */
+  list?: { button: string; rows: { id: string; title: string; description?: string }[] };
   link?: { title: string; url: string };
   template?: { name: string; language: string };
 }
 
 /** A quick reply's label is part of the approved template, not of the request: the sandbox's template uses ours. */
 function quickReplyTitle(payload: string, language: string): string {
-  const action = parseActionId(payload)?.action;
-  return action ? LOCALES[asLanguage(language) ?? 'en'].buttons[action] : payload;
+  const tapped = parseActionId(payload);
+  const locale = LOCALES[asLanguage(language) ?? 'en'];
+  if (!tapped) return payload;
+  return tapped.action === 'rejectReason' ? locale.rejectReasons[tapped.code].title : locale.buttons[tapped.action];
 }
 
 function fromBusiness(m: AcceptedMessage): ChatMessage {
@@ -127,6 +131,7 @@ function fromBusiness(m: AcceptedMessage): ChatMessage {
       const i = body.interactive;
       const common = { ...base, header: i.header?.text, text: i.body.text, footer: i.footer?.text };
       if (i.type === 'button') return { ...common, buttons: i.action.buttons.map((b) => b.reply) };
+      if (i.type === 'list') return { ...common, list: { button: i.action.button, rows: i.action.sections.flatMap((x) => x.rows) } };
       return { ...common, link: { title: i.action.parameters.display_text, url: i.action.parameters.url } };
     }
     case 'template': {
@@ -149,7 +154,7 @@ function fromPerson(m: InboundMessage): ChatMessage {
   const msg = m.message as {
     context?: { id: string };
     text?: { body: string };
-    interactive?: { button_reply: { title: string } };
+    interactive?: { button_reply?: { title: string }; list_reply?: { title: string } };
     button?: { text: string };
   };
   return {
@@ -158,7 +163,7 @@ function fromPerson(m: InboundMessage): ChatMessage {
     direction: 'out',
     at: m.at.toISOString(),
     replyTo: msg.context?.id,
-    text: msg.text?.body ?? msg.interactive?.button_reply.title ?? msg.button?.text ?? '',
+    text: msg.text?.body ?? msg.interactive?.button_reply?.title ?? msg.interactive?.list_reply?.title ?? msg.button?.text ?? '',
   };
 }
 
@@ -256,9 +261,23 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
   router.post('/api/tap', async (req, res) => {
     const { from, name, messageId, buttonId } = parseBody(req, tapRequest);
     const accepted = graph.accepted.find((m) => m.id === messageId && m.to === phoneDigits(from));
-    const button = accepted && fromBusiness(accepted).buttons?.find((b) => b.id === buttonId);
-    if (!accepted || !button) throw notFound('button', `${messageId}/${buttonId}`);
-    res.json(delivered(await graph.tapButton(from, button.id, { title: button.title, contextId: accepted.id, template: accepted.type === 'template', name })));
+    const chat = accepted && fromBusiness(accepted);
+    const button = chat?.buttons?.find((b) => b.id === buttonId);
+    const row = chat?.list?.rows.find((r) => r.id === buttonId);
+    const tapped = button ?? row;
+    if (!accepted || !tapped) throw notFound('button', `${messageId}/${buttonId}`);
+    res.json(
+      delivered(
+        await graph.tapButton(from, tapped.id, {
+          title: tapped.title,
+          description: row?.description,
+          contextId: accepted.id,
+          template: accepted.type === 'template',
+          list: Boolean(row),
+          name,
+        }),
+      ),
+    );
   });
 
   return router;

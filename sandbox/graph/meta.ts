@@ -80,9 +80,46 @@ function validateInteractive(i: unknown): void {
     const text = str(p?.display_text);
     if (!text || text.length > LIMITS.ctaDisplayText) throw invalid(`display_text length invalid. Max length: ${LIMITS.ctaDisplayText}`);
     if (!/^https?:\/\/\S+$/.test(str(p?.url) ?? '')) throw invalid('url is not a valid URL');
+  } else if (i.type === 'list') {
+    validateList(action);
   } else {
     throw badParam(`interactive type ${String(i.type)} is not supported by the fake`);
   }
+}
+
+/** A list message's action: its button, at most ten sections and ten rows in all, each row's limits. */
+function validateList(action: Record<string, unknown>): void {
+  const button = str(action.button);
+  if (!button || button.length > LIMITS.listButton) throw invalid(`Button text length invalid. Min length: 1, Max length: ${LIMITS.listButton}`);
+  const sections = Array.isArray(action.sections) ? action.sections : [];
+  if (sections.length < 1 || sections.length > LIMITS.listSections) throw invalid(`Sections count invalid. Min: 1, Max: ${LIMITS.listSections}`);
+  const ids = new Set<string>();
+  const titles = new Set<string>();
+  let rows = 0;
+  for (const section of sections) {
+    if (!isObject(section)) throw badParam('a section must be an object');
+    const title = section.title === undefined ? undefined : str(section.title);
+    if (section.title !== undefined && (!title || title.length > LIMITS.sectionTitle)) throw invalid(`Section title length invalid. Max length: ${LIMITS.sectionTitle}`);
+    if (sections.length > 1 && !title) throw badParam('Section title is required when there is more than one section');
+    const sectionRows = Array.isArray(section.rows) ? section.rows : [];
+    if (!sectionRows.length) throw invalid('Rows count invalid. Min: 1');
+    for (const row of sectionRows) {
+      rows++;
+      const id = isObject(row) ? str(row.id) : undefined;
+      const rowTitle = isObject(row) ? str(row.title) : undefined;
+      const description = isObject(row) && row.description !== undefined ? str(row.description) : undefined;
+      if (!id || id.length > LIMITS.rowId || id !== id.trim()) throw invalid(`Row id invalid. Min length: 1, Max length: ${LIMITS.rowId}`);
+      if (!rowTitle || rowTitle.length > LIMITS.rowTitle) throw invalid(`Row title length invalid. Min length: 1, Max length: ${LIMITS.rowTitle}`);
+      if (isObject(row) && row.description !== undefined && (!description || description.length > LIMITS.rowDescription)) {
+        throw invalid(`Row description length invalid. Max length: ${LIMITS.rowDescription}`);
+      }
+      if (ids.has(id)) throw invalid('Duplicate row ids');
+      if (titles.has(rowTitle)) throw invalid('Duplicate row titles');
+      ids.add(id);
+      titles.add(rowTitle);
+    }
+  }
+  if (rows > LIMITS.listRows) throw invalid(`Rows count invalid. Max: ${LIMITS.listRows}`);
 }
 
 function validateTemplate(t: unknown, templates: FakeTemplate[] | undefined): void {

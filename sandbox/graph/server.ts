@@ -42,11 +42,14 @@ export interface FakeGraphApi {
   openWindow(phone: string): void;
   /** A person writes to the business number: a signed inbound webhook, as Meta sends it. */
   receiveText(from: string, text: string, opts?: { name?: string }): Promise<{ messageId: string; delivery: WebhookDelivery }>;
-  /** A person taps a reply button (interactive) or a quick reply (template) of one of our messages. */
+  /**
+   * A person taps a reply button (interactive), a quick reply (`template`) or picks a row of a
+   * list message (`list`) of one of ours.
+   */
   tapButton(
     from: string,
     payload: string,
-    opts?: { title?: string; contextId?: string; template?: boolean; name?: string },
+    opts?: { title?: string; description?: string; contextId?: string; template?: boolean; list?: boolean; name?: string },
   ): Promise<{ messageId: string; delivery: WebhookDelivery }>;
   /** Resolves when every webhook queued so far has been delivered (or given up). */
   settled(): Promise<void>;
@@ -69,6 +72,13 @@ function readBody(req: http.IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** The `messages[]` entry of a tap, as Meta shapes each kind. */
+function tapMessage(payload: string, title: string, as: 'button' | 'template' | 'list', description?: string): Record<string, unknown> {
+  if (as === 'template') return { type: 'button', button: { payload, text: title } };
+  if (as === 'list') return { type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: payload, title, ...(description && { description }) } } };
+  return { type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: payload, title } } };
 }
 
 export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<FakeGraphApi> {
@@ -151,9 +161,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<F
         from,
         {
           ...(opts.contextId && { context: { from: displayPhoneNumber, id: opts.contextId } }),
-          ...(opts.template
-            ? { type: 'button', button: { payload, text: opts.title ?? payload } }
-            : { type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: payload, title: opts.title ?? payload } } }),
+          ...tapMessage(payload, opts.title ?? payload, opts.template ? 'template' : opts.list ? 'list' : 'button', opts.description),
         },
         opts.name,
       ),

@@ -11,7 +11,7 @@ import type { GraphClient } from '../../whatsapp/graphClient';
  * the wamid Meta assigned.
  */
 export function sendAndDie(
-  deps: { config: Pick<Config, 'WHATSAPP_MANAGER_TEMPLATE'>; db: Db; logger: Logger; graph: GraphClient },
+  deps: { config: Pick<Config, 'WHATSAPP_MANAGER_TEMPLATE' | 'WHATSAPP_REMINDER_TEMPLATE'>; db: Db; logger: Logger; graph: GraphClient },
   n: Notification,
 ): Promise<string> {
   return new Promise((accepted) => {

@@ -8,6 +8,7 @@ import { authenticateAdminApi } from './auth';
 import { confineManagers } from './console/scope';
 import { consoleSigningKey } from './console/tokens';
 import { errorHandler, notFoundHandler } from './errors';
+import { apiReferenceRouter } from './openapi/router';
 import { requestContext, requestMetrics } from './requestContext';
 import { adminBookingsRouter } from './routes/admin/bookings';
 import { adminInboxRouter } from './routes/admin/inbox';
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestContext(deps.logger), requestMetrics);
   app.use(healthRouter(deps));
   app.use(metricsRouter(deps));
+  app.use(apiReferenceRouter());
 
   // Before the parser, so an anonymous caller cannot make us read a body.
   const consoleKey = consoleSigningKey(deps.config, deps.adminToken);

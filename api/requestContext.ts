@@ -25,8 +25,11 @@ export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const callerId = req.get('x-request-id');
     req.id = callerId && CALLER_REQUEST_ID.test(callerId) ? callerId : randomUUID();
-    req.log = logger.child({ reqId: req.id });
+    // Made on first use: most requests never log, and the webhook takes thousands a second.
+    let log: Logger | undefined;
+    Object.defineProperty(req, 'log', { configurable: true, enumerable: true, get: () => (log ??= logger.child({ reqId: req.id })) });
     res.setHeader('X-Request-Id', req.id);
+    if (!logger.isLevelEnabled('info')) return next();
     // Routers rewrite req.url while they run, so the full path is read now.
     const { method, path } = req;
     const started = performance.now();

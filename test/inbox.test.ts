@@ -330,3 +330,12 @@ describe('admin: /admin-api/inbox', () => {
     }
   });
 });
+
+describe('group commit of deliveries', () => {
+  it('stores a message once when two deliveries carrying it share one write', async () => {
+    const m = message(testPhone());
+    const recorded = await store([m, { ...m }, message(testPhone())]);
+    expect(recorded.messages).toMatchObject({ inserted: 2, duplicates: 1 });
+    expect(await t.db('whatsapp_messages').where({ provider_message_id: m.providerMessageId }).count({ n: '*' }).first()).toEqual({ n: 1 });
+  });
+});

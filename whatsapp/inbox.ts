@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { groupCommit } from '../db/groupCommit';
 import type { Db } from '../db/knex';
 import {
   claimInboxRows,
@@ -24,6 +25,9 @@ export interface RecordOptions {
 }
 
 export type RecordedDelivery = RecordedBatch & { foreignStatuses: number };
+
+// Two writes at once: one fills while the other commits, and each pool connection stays busy.
+const DELIVERY_WRITES_IN_FLIGHT = 2;
 
 /**
  * The durable inbox: a webhook delivery is stored (and acknowledged) first and acted on
@@ -54,6 +58,24 @@ export async function recordWebhookEvents(db: Db, events: WebhookEvent[], opts: 
   }
   const recorded = await recordWebhookBatch(db, { messages, statuses, floodLimit: opts.floodLimitPerMinute });
   return { ...recorded, foreignStatuses };
+}
+
+/**
+ * Stores webhook deliveries as the webhook receives them, with a group commit: deliveries
+ * that arrive while a write is under way are stored together by the next one, in the same one
+ * statement a lone delivery gets. Under Meta's bursts that is one commit for a moment's
+ * deliveries instead of one each, which is most of what a delivery costs Postgres and the pool.
+ * `stored` hears about each write once (counters, waking the inbox). A write the database
+ * refuses is retried delivery by delivery, so one unreadable delivery fails only itself.
+ */
+export function createDeliveryRecorder(
+  db: Db,
+  opts: RecordOptions & { isOutage: (err: unknown) => boolean; stored: (recorded: RecordedDelivery) => void },
+): (events: WebhookEvent[]) => Promise<void> {
+  return groupCommit<WebhookEvent[]>(
+    async (deliveries) => opts.stored(await recordWebhookEvents(db, deliveries.flat(), opts)),
+    { maxInFlight: DELIVERY_WRITES_IN_FLIGHT, splitOnFailure: (err) => !opts.isOutage(err) },
+  );
 }
 
 export interface DrainResult {
@@ -121,28 +143,7 @@ export function createInbox(deps: InboxOptions): Inbox {
 
   // Rows acted on while an UPDATE marking others is under way wait for the next one, which
   // marks them all: one statement per moment rather than one per row.
-  let toMark: { row: ProcessedRow; marked: () => void; failed: (err: unknown) => void }[] = [];
-  let marking = false;
-  function markProcessed(row: ProcessedRow): Promise<void> {
-    return new Promise((marked, failed) => {
-      toMark.push({ row, marked, failed });
-      if (!marking) void markAll();
-    });
-  }
-  async function markAll(): Promise<void> {
-    marking = true;
-    while (toMark.length) {
-      const batch = toMark;
-      toMark = [];
-      try {
-        await markInboxProcessed(db, batch.map((m) => m.row));
-        for (const m of batch) m.marked();
-      } catch (err) {
-        for (const m of batch) m.failed(err);
-      }
-    }
-    marking = false;
-  }
+  const markProcessed = groupCommit<ProcessedRow>((rows) => markInboxProcessed(db, rows));
 
   async function handle(row: WhatsAppMessageRow, owner: string): Promise<void> {
     const log = { rowId: row.id, direction: row.direction, messageId: row.providerMessageId, attempt: row.attempts };

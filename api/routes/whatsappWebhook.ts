@@ -5,7 +5,7 @@ import type { NotificationChannel } from '../../domain/notifications';
 import type { Logger } from '../../observability/logger';
 import { webhookEvents, webhookRejected } from '../../observability/metrics';
 import { createInboundProcessor, isOutage, type WorkflowSignaller } from '../../whatsapp/inbound';
-import { createInbox, recordWebhookEvents, type Inbox } from '../../whatsapp/inbox';
+import { createDeliveryRecorder, createInbox, type Inbox, type RecordedDelivery } from '../../whatsapp/inbox';
 import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
 import { parseWebhook } from '../../whatsapp/webhookPayload';
 import { ApiError, unavailable } from '../errors';
@@ -58,7 +58,12 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     intervalMs: deps.inboxIntervalMs,
     retryDelayMs: deps.inboxRetryDelayMs,
   });
-  const recordOptions = { phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID, floodLimitPerMinute: config.INBOUND_FLOOD_LIMIT_PER_MINUTE };
+  const record = createDeliveryRecorder(db, {
+    phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID,
+    floodLimitPerMinute: config.INBOUND_FLOOD_LIMIT_PER_MINUTE,
+    isOutage,
+    stored,
+  });
   const router = Router();
 
   // Meta's verification handshake when the callback URL is set: echo the challenge byte for byte.
@@ -95,15 +100,17 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     }
     if (parsed.skipped) logger.warn({ skipped: parsed.skipped }, 'webhook items without the fields we need were skipped');
 
-    let recorded: Awaited<ReturnType<typeof recordWebhookEvents>>;
     try {
-      recorded = await recordWebhookEvents(db, parsed.events, recordOptions);
+      await record(parsed.events);
     } catch (err) {
       logger.error({ err }, 'webhook delivery not stored; Meta will redeliver');
       throw unavailable('the delivery could not be stored; redeliver later');
     }
     res.sendStatus(200);
-    const { messages: m, statuses: st, foreignStatuses } = recorded;
+  });
+
+  /** Once per write, which may carry several deliveries. */
+  function stored({ messages: m, statuses: st, foreignStatuses }: RecordedDelivery) {
     webhookEvents.inc({ kind: 'message', outcome: 'applied' }, m.inserted - m.skipped - m.foreign);
     webhookEvents.inc({ kind: 'message', outcome: 'skipped' }, m.skipped);
     webhookEvents.inc({ kind: 'message', outcome: 'foreign' }, m.foreign);
@@ -115,7 +122,7 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
       logger.warn({ messages: m.foreign, statuses: foreignStatuses }, 'signed delivery for another phone_number_id: not acted on');
     }
     if (m.inserted > m.foreign || st.applied) inbox.kick();
-  });
+  }
 
   const bodyErrors: ErrorRequestHandler = (err, _req, _res, next) => {
     if ((err as { type?: string }).type !== 'entity.too.large') return next(err);

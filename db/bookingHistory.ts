@@ -1,4 +1,4 @@
-import type { Actor, BookingStatus } from '../domain/booking';
+import type { Actor, BookingEvent, BookingStatus } from '../domain/booking';
 import { notifyStatusChange } from './bookingEvents';
 import type { Db } from './knex';
 
@@ -58,7 +58,7 @@ export async function transitionBooking(db: Db, t: Transition): Promise<Transiti
           actor_id: t.actor.id ?? null,
           reason: t.reason ?? null,
         })
-        .onConflict(['booking_id', 'to_status'])
+        .onConflict(trx.raw('(booking_id, to_status) where event is null'))
         .ignore();
       await notifyStatusChange(trx, { bookingId: t.bookingId, from: t.from, to: t.to });
       return { applied: true, status: t.to };
@@ -70,4 +70,44 @@ export async function transitionBooking(db: Db, t: Transition): Promise<Transiti
     }
     throw err;
   }
+}
+
+/**
+ * Something that happened to a booking without changing its status (the guest confirmed the
+ * visit), once: a repeat changes nothing and returns the time first recorded.
+ */
+export async function recordGuestConfirmed(db: Db, c: { bookingId: number; clientId?: number }): Promise<{ confirmedAt: Date }> {
+  return db.transaction(async (trx) => {
+    const [updated] = await trx('bookings')
+      .where('id', c.bookingId)
+      .whereNull('guest_confirmed_at')
+      .update({ guest_confirmed_at: trx.fn.now(), updated_at: trx.fn.now() })
+      .returning(['status', 'guest_confirmed_at as confirmedAt']);
+    if (!updated) {
+      const row = await trx('bookings').where('id', c.bookingId).first('guest_confirmed_at as confirmedAt');
+      if (!row?.confirmedAt) throw new Error(`booking ${c.bookingId} does not exist`);
+      return { confirmedAt: row.confirmedAt };
+    }
+    const event: BookingEvent = 'guest_confirmed';
+    await trx('booking_history')
+      .insert({
+        booking_id: c.bookingId,
+        from_status: updated.status,
+        to_status: updated.status,
+        event,
+        actor_type: 'guest',
+        actor_id: c.clientId ?? null,
+      })
+      .onConflict(trx.raw('(booking_id, event) where event is not null'))
+      .ignore();
+    return { confirmedAt: updated.confirmedAt };
+  });
+}
+
+/** The deciding manager's reason, given after the rejection itself: on the booking and on its REJECTED history row. */
+export async function recordRejectReason(db: Db, r: { bookingId: number; reason: string }): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('bookings').where({ id: r.bookingId, status: 'REJECTED' }).update({ decision_reason: r.reason, updated_at: trx.fn.now() });
+    await trx('booking_history').where({ booking_id: r.bookingId, to_status: 'REJECTED' }).whereNull('event').update({ reason: r.reason });
+  });
 }

@@ -10,6 +10,17 @@ export async function getBookingDetails(db: Db, id: number): Promise<BookingDeta
     .join('restaurants as r', 'r.id', 'b.restaurant_id')
     .join('tables as t', 't.id', 'b.table_id')
     .leftJoin('clients as c', 'c.id', 'b.client_id')
+    // The guest's other bookings here; the (client_id, created_at) index finds them.
+    .joinRaw(
+      `left join lateral (
+         select count(*) filter (where o.status in ('SEATED', 'COMPLETED')) as visits,
+                count(*) filter (where o.status = 'NO_SHOW') as no_shows,
+                count(*) filter (where o.status = 'CANCELLED' and exists (
+                  select from booking_history h
+                   where h.booking_id = o.id and h.to_status = 'CANCELLED' and h.event is null and h.actor_type = 'guest')) as cancellations
+           from bookings o
+          where o.client_id = b.client_id and o.restaurant_id = b.restaurant_id and o.id <> b.id) as g on true`,
+    )
     .where('b.id', id)
     .first(
       'b.id',
@@ -27,6 +38,13 @@ export async function getBookingDetails(db: Db, id: number): Promise<BookingDeta
       't.features',
       'c.name as client_name',
       'c.phone as client_phone',
+      'g.visits',
+      'g.no_shows',
+      'g.cancellations',
+      db.raw(
+        `coalesce(r.phone, (select u.phone from restaurant_memberships m join users u on u.id = m.user_id
+                             where m.restaurant_id = r.id order by m.role = 'owner' desc, m.id limit 1)) as restaurant_phone`,
+      ),
     );
   if (!row) return undefined;
   const items = await db('booking_items as i')
@@ -37,13 +55,14 @@ export async function getBookingDetails(db: Db, id: number): Promise<BookingDeta
   return {
     id: row.id,
     status: row.status,
-    restaurant: { id: row.restaurant_id, name: row.restaurant_name, timezone: row.timezone },
+    restaurant: { id: row.restaurant_id, name: row.restaurant_name, timezone: row.timezone, phone: row.restaurant_phone ?? undefined },
     table: { id: row.table_id, name: row.table_name, seats: row.seats, features: row.features ?? [] },
     startsAt: new Date(row.starts_at).toISOString(),
     partySize: row.party_size,
     guest: { name: row.client_name ?? row.guest_name ?? undefined, phone: row.client_phone ?? undefined },
     specialRequests: row.special_requests ?? undefined,
     items: items.map((i) => ({ name: i.name, quantity: i.quantity, notes: i.notes ?? undefined })),
+    guestRecord: row.client_phone ? { visits: row.visits, noShows: row.no_shows, cancellations: row.cancellations } : undefined,
   };
 }
 
@@ -63,7 +82,7 @@ export async function getBookingRecord(db: Db, id: number) {
     db('booking_history')
       .where('booking_id', id)
       .orderBy('id')
-      .select('from_status as from', 'to_status as to', 'actor_type as actorType', 'actor_id as actorId', 'reason', 'created_at as at'),
+      .select('from_status as from', 'to_status as to', 'event', 'actor_type as actorType', 'actor_id as actorId', 'reason', 'created_at as at'),
     db('whatsapp_messages')
       .where('booking_id', id)
       .orderBy('id')

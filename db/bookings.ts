@@ -23,6 +23,7 @@ export interface BookingRow {
   decidedByUserId: number | null;
   decidedAt: Date | null;
   decisionReason: string | null;
+  guestConfirmedAt: Date | null;
   idempotencyKey: string | null;
   requestHash: string | null;
   createdAt: Date;
@@ -48,6 +49,7 @@ const BOOKING_COLUMNS = {
   decidedByUserId: 'b.decided_by_user_id',
   decidedAt: 'b.decided_at',
   decisionReason: 'b.decision_reason',
+  guestConfirmedAt: 'b.guest_confirmed_at',
   idempotencyKey: 'b.idempotency_key',
   requestHash: 'b.request_hash',
   createdAt: 'b.created_at',
@@ -123,7 +125,8 @@ export async function findBookingTarget(db: Db, restaurantId: number, tableId: n
   const { rows } = await db.raw<{ rows: TargetRow[] }>(
     `select r.id as "restaurantId", r.timezone, r.decision_reminder_minutes as "decisionReminderMinutes",
             r.escalate_minutes as "escalateMinutes", r.decision_timeout_minutes as "decisionTimeoutMinutes",
-            r.slot_minutes as "slotMinutes",
+            r.slot_minutes as "slotMinutes", r.reminder_minutes as "reminderMinutes",
+            r.guest_cancel_cutoff_minutes as "guestCancelCutoffMinutes",
             t.id as "tableId", t.restaurant_id as "tableRestaurantId", t.name as "tableName", t.seats,
             (select coalesce(array_agg(m.id), '{}') from menu_items m where m.restaurant_id = r.id and m.id = any(:menuItemIds::int[])) as "knownMenuItemIds",
             case when r.id is not null and t.id is not null then nextval('bookings_id_seq')::int end as "reservedId"
@@ -144,6 +147,8 @@ export async function findBookingTarget(db: Db, restaurantId: number, tableId: n
             escalateMinutes: row.escalateMinutes,
             decisionTimeoutMinutes: row.decisionTimeoutMinutes,
             slotMinutes: row.slotMinutes,
+            reminderMinutes: row.reminderMinutes,
+            guestCancelCutoffMinutes: row.guestCancelCutoffMinutes,
           },
     table: row.tableId === null ? undefined : { id: row.tableId, restaurantId: row.tableRestaurantId, name: row.tableName, seats: row.seats },
     knownMenuItemIds: new Set(row.knownMenuItemIds ?? []),
@@ -158,6 +163,8 @@ interface TargetRow {
   escalateMinutes: number | null;
   decisionTimeoutMinutes: number | null;
   slotMinutes: number | null;
+  reminderMinutes: number[] | null;
+  guestCancelCutoffMinutes: number | null;
   tableId: number | null;
   tableRestaurantId: number;
   tableName: string;

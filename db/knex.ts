@@ -3,6 +3,8 @@ import pg from 'pg';
 import * as schema from './migrations/001_schema';
 import * as inboxIndex from './migrations/002_inbox_index';
 import * as inboxLease from './migrations/003_inbox_lease';
+import * as visit from './migrations/004_visit';
+import * as statsIndexes from './migrations/005_stats_indexes';
 
 // Bigint counts and numeric aggregates arrive as strings by default; ours fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -17,6 +19,8 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_schema': schema,
   '002_inbox_index': inboxIndex,
   '003_inbox_lease': inboxLease,
+  '004_visit': visit,
+  '005_stats_indexes': statsIndexes,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

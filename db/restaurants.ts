@@ -11,6 +11,12 @@ export interface Restaurant {
   escalateMinutes: number | null;
   decisionTimeoutMinutes: number | null;
   slotMinutes: number | null;
+  /** E.164; told to a guest who must call (a cancel too close to the start). */
+  phone: string | null;
+  /** Guest reminders, minutes before the start; null means the default from config, [] none. */
+  reminderMinutes: number[] | null;
+  /** null means the default from config. */
+  guestCancelCutoffMinutes: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -59,6 +65,9 @@ const RESTAURANT_FIELDS: ColumnMap<RestaurantPatch> = {
   escalateMinutes: 'escalate_minutes',
   decisionTimeoutMinutes: 'decision_timeout_minutes',
   slotMinutes: 'slot_minutes',
+  phone: 'phone',
+  reminderMinutes: 'reminder_minutes',
+  guestCancelCutoffMinutes: 'guest_cancel_cutoff_minutes',
 };
 const TABLE_FIELDS: ColumnMap<Omit<Table, 'id'>> = {
   restaurantId: 'restaurant_id',

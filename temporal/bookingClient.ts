@@ -86,6 +86,10 @@ export async function ensureBookingWorkflow(client: Client, taskQueue: string, b
       escalateAfterMs: b.timing.escalateAfterMs,
       decisionTimeoutMs: b.timing.decisionTimeoutMs,
       expireBeforeStartMs: b.timing.expireBeforeStartMs,
+      reminderOffsetsMs: b.timing.reminderOffsetsMs,
+      guestCancelCutoffMs: b.timing.guestCancelCutoffMs,
+      rejectReasonWaitMs: b.timing.rejectReasonWaitMs,
+      arrivalCheckAfterMs: b.timing.arrivalCheckAfterMs,
     },
   };
   const deadline = Date.now() + START_DEADLINE_MS;

@@ -10,6 +10,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.drop());
 
+const MIGRATIONS = ['001_schema', '002_inbox_index', '003_inbox_lease', '004_visit', '005_stats_indexes'];
+
 const tables = async () =>
   (await t.db('information_schema.tables').where({ table_schema: 'public' }).pluck('table_name'))
     .filter((n: string) => !n.startsWith('knex_'))
@@ -31,7 +33,7 @@ test('migrations go down to nothing and up again', async () => {
   ]);
   await migrateRollbackAll(t.db);
   expect(await tables()).toEqual([]);
-  expect(await migrateLatest(t.db)).toEqual(['001_schema', '002_inbox_index', '003_inbox_lease']);
+  expect(await migrateLatest(t.db)).toEqual(MIGRATIONS);
   expect(await tables()).toHaveLength(11);
 });
 
@@ -43,7 +45,7 @@ test('003 adds the inbox columns and functions, and takes them away again', asyn
   expect(await columns()).toEqual(expect.arrayContaining(inboxColumns));
   expect(await functions()).toEqual(['whatsapp_apply_statuses', 'whatsapp_record_delivery']);
 
-  await t.db.migrate.down();
+  await t.db.migrate.down({ name: '003_inbox_lease' });
   expect(await columns()).not.toEqual(expect.arrayContaining(['attempts']));
   expect((await columns()).filter((c: string) => inboxColumns.includes(c))).toEqual([]);
   expect(await functions()).toEqual([]);
@@ -74,6 +76,27 @@ test('two table-holding bookings of one table cannot overlap', async () => {
   });
   // Back-to-back slots do not overlap.
   await t.db('bookings').insert(row('c', 'PENDING', '2030-01-01T20:00Z', '2030-01-01T22:00Z'));
+  // A seated guest keeps the table (004); a finished or missed visit does not.
+  await t.db('bookings').where({ claim_code: 'a' }).update({ status: 'SEATED' });
+  await expect(t.db('bookings').where({ claim_code: 'b' }).update({ status: 'PENDING' })).rejects.toMatchObject({ code: '23P01' });
+  await t.db('bookings').where({ claim_code: 'a' }).update({ status: 'NO_SHOW' });
+  await t.db('bookings').where({ claim_code: 'b' }).update({ status: 'CANCELLED' });
+});
+
+test('004: a status is entered once, an event recorded once, and an event row beside a status row of the same name', async () => {
+  const [r] = await t.db('restaurants').insert({ name: 'R4', timezone: 'UTC', reminder_minutes: [1440], phone: '+77010000000' }).returning('*');
+  expect(r).toMatchObject({ reminder_minutes: [1440], guest_cancel_cutoff_minutes: null });
+  const [tb] = await t.db('tables').insert({ restaurant_id: r.id, name: 'T1', seats: 4 }).returning('id');
+  const [b] = await t
+    .db('bookings')
+    .insert({ restaurant_id: r.id, table_id: tb.id, status: 'APPROVED', starts_at: '2031-01-01T18:00Z', ends_at: '2031-01-01T20:00Z', party_size: 2, claim_code: 'h4', claim_expires_at: '2031-01-01T18:00Z', workflow_id: 'wf-h4' })
+    .returning('id');
+  const history = (to: string, event?: string) => ({ booking_id: b.id, from_status: 'PENDING', to_status: to, actor_type: 'system', event: event ?? null });
+  await t.db('booking_history').insert(history('APPROVED'));
+  await expect(t.db('booking_history').insert(history('APPROVED'))).rejects.toMatchObject({ code: '23505' });
+  await t.db('booking_history').insert(history('APPROVED', 'guest_confirmed'));
+  await expect(t.db('booking_history').insert(history('APPROVED', 'guest_confirmed'))).rejects.toMatchObject({ code: '23505' });
+  await expect(t.db('bookings').where({ id: b.id }).update({ status: 'LOST' })).rejects.toMatchObject({ code: '23514' });
 });
 
 test("the inbox's claim scans its partial indexes, not the table", async () => {
@@ -113,7 +136,7 @@ test('an API and a worker migrating an empty database at once both start', async
   const [api, worker] = [createDb(url.toString()), createDb(url.toString())];
   try {
     const applied = await Promise.all([migrateLatest(api), migrateLatest(worker)]);
-    expect(applied.flat().sort()).toEqual(['001_schema', '002_inbox_index', '003_inbox_lease']);
+    expect(applied.flat().sort()).toEqual(MIGRATIONS);
     expect(await migrateLatest(api)).toEqual([]);
   } finally {
     await Promise.all([api.destroy(), worker.destroy()]);

@@ -1,5 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RejectReasonCode } from '../domain/actions';
 import type { ActorType, BookingStatus } from '../domain/booking';
+import type { VisitTiming } from '../domain/timing';
 
 /**
  * The booking workflow's public surface: signal, query and update names are a contract
@@ -43,11 +45,30 @@ export interface CancelInput {
   reason?: string;
   messageId?: string;
 }
+/** The guest tapped Confirm on a reminder; only the booking's own guest counts. */
+export interface ConfirmVisitInput {
+  phone: string; // E.164
+  messageId?: string;
+}
+/** The deciding manager's reason for a Reject: a code from the list, or typed text (code 'other'). */
+export interface RejectReasonInput {
+  actor: DeciderActor;
+  code?: RejectReasonCode;
+  text?: string;
+  messageId?: string;
+}
+/** A manager's answer to "Has the guest arrived?" (or the admin routes). */
+export interface ArrivalInput {
+  actor: DeciderActor;
+  messageId?: string;
+}
 /** A message we sent was refused later (failed status webhook), e.g. 131047 outside the 24-hour window. */
 export interface DeliveryFailedInput {
   providerMessageId: string;
   idempotencyKey: string;
   errorCode: number;
+  /** The refused message's purpose; absent from signals sent before guest reminders had a template. */
+  purpose?: string;
 }
 
 export const claimSignal = defineSignal<[ClaimInput]>('claim');
@@ -55,6 +76,12 @@ export const approveSignal = defineSignal<[ApproveInput]>('approve');
 export const rejectSignal = defineSignal<[RejectInput]>('reject');
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const deliveryFailedSignal = defineSignal<[DeliveryFailedInput]>('deliveryFailed');
+export const confirmVisitSignal = defineSignal<[ConfirmVisitInput]>('confirmVisit');
+export const rejectReasonSignal = defineSignal<[RejectReasonInput]>('rejectReason');
+export const arrivedSignal = defineSignal<[ArrivalInput]>('arrived');
+export const noShowSignal = defineSignal<[ArrivalInput]>('noShow');
+/** The sandbox: send the guest's reminder now instead of at its time. */
+export const fireReminderSignal = defineSignal<[]>('fireReminder');
 
 /**
  * Updates for callers that need the real outcome (admin routes): refused by a validator when
@@ -71,23 +98,35 @@ export const claimUpdate = defineUpdate<UpdateOutcome, [ClaimInput]>('claimBooki
 export const approveUpdate = defineUpdate<UpdateOutcome, [ApproveInput]>('approveBooking');
 export const rejectUpdate = defineUpdate<UpdateOutcome, [RejectInput]>('rejectBooking');
 export const cancelUpdate = defineUpdate<UpdateOutcome, [CancelInput]>('cancelBooking');
+export const arrivedUpdate = defineUpdate<UpdateOutcome, [ArrivalInput]>('markArrived');
+export const noShowUpdate = defineUpdate<UpdateOutcome, [ArrivalInput]>('markNoShow');
 
 export interface BookingState {
   bookingId: number;
   status: BookingStatus;
   guest?: { phone: string; name?: string; clientId: number };
   decision?: { status: BookingStatus; actor: { type: ActorType; id?: number; name?: string }; reason?: string; at: string };
+  /** When the guest tapped Confirm on a reminder. */
+  guestConfirmedAt?: string;
+  /** Who answered the arrival check (Arrived or No-show). */
+  arrival?: { status: BookingStatus; actor: { type: ActorType; id?: number; name?: string }; at: string };
   deadlines: {
     claimBy?: string;
     remindAt?: string;
     escalateAt?: string;
     expireAt?: string;
+    /** Guest reminders still to come. */
+    reminders?: string[];
+    arrivalCheckAt?: string;
     visitEndsAt: string;
   };
 }
 export const statusQuery = defineQuery<BookingState>('status');
 
-/** What the API hands the workflow when it creates the DRAFT; settings already resolved. */
+/**
+ * What the API hands the workflow when it creates the DRAFT; settings already resolved.
+ * The visit settings are absent from inputs written before they existed (VISIT_TIMING_DEFAULTS).
+ */
 export interface BookingWorkflowInput {
   bookingId: number;
   restaurantId: number;
@@ -99,5 +138,5 @@ export interface BookingWorkflowInput {
     escalateAfterMs: number;
     decisionTimeoutMs: number;
     expireBeforeStartMs: number;
-  };
+  } & Partial<VisitTiming>;
 }

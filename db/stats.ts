@@ -89,8 +89,8 @@ export async function restaurantStats(db: Db, w: StatsWindow): Promise<StatsResp
   const params = { restaurantId: w.restaurantId, from: w.from, to: w.to };
   const [figures, statusRows, messageRows, failureRows] = await Promise.all([
     db.raw<{ rows: BookingFigures[] }>(
-      // Each booking's history is read through its (booking_id, to_status) index: a lateral
-      // lookup per booking, never a pass over the whole history.
+      // Each booking's status changes (not its events) are read through their (booking_id,
+      // to_status) index: a lateral lookup per booking, never a pass over the whole history.
       `with scoped as (${SCOPED}),
        lives as (
          select s.id, h.*,
@@ -101,7 +101,7 @@ export async function restaurantStats(db: Db, w: StatsWindow): Promise<StatsResp
                   bool_or(x.to_status = 'APPROVED') as approved,
                   max(x.to_status) filter (where x.from_status = 'PENDING') as left_to,
                   max(x.created_at) filter (where x.from_status = 'PENDING') as left_at
-           from booking_history as x where x.booking_id = s.id
+           from booking_history as x where x.booking_id = s.id and x.event is null
          ) as h
        )
        select count(*)::int as total,

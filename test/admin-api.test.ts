@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import pino from 'pino';
-import request from 'supertest';
+import type { Response } from 'supertest';
+import { request } from './helpers/openapi';
 import { createDb } from '../db/knex';
 import { findMembershipByPhone, findMembershipByUserId, getTable, listMembers } from '../db/restaurants';
 import { createTestApp, TEST_ADMIN_TOKEN } from './helpers/app';
@@ -29,7 +30,7 @@ async function newRestaurant(name = 'Bistro'): Promise<number> {
 }
 
 /** Every error in the one shape, and nothing internal in it. */
-function expectError(res: request.Response, status: number, code: string) {
+function expectError(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.type).toBe('application/json');
   expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });

@@ -1,6 +1,6 @@
 /** The public booking API's edges: rate limit, CORS, lookups, validation, and creation against real Postgres and Temporal. */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import request from 'supertest';
+import { request } from './helpers/openapi';
 import { loadConfig, type Config } from '../config';
 import { createDb } from '../db/knex';
 import { bookingHandle } from '../temporal/bookingClient';

@@ -9,6 +9,7 @@ import { approveSignal } from '../workflows/definitions';
 import type { TestDatabase } from './helpers/db';
 import { createDraft, createRestaurantFixture, eventually, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { recordHistory } from './helpers/histories';
+import { expectMatchesOpenApi } from './helpers/openapi';
 import { startTestSystem, type TestSystem } from './helpers/system';
 import { uniqueId, type DevServerConnection } from './helpers/temporal';
 
@@ -36,7 +37,9 @@ const call = async (method: string, path: string, body?: unknown, headers: Recor
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as any };
+  const answer = { status: res.status, body: (await res.json()) as any };
+  expectMatchesOpenApi({ ...answer, headers: { 'content-type': res.headers.get('content-type') ?? undefined } }, method, path);
+  return answer;
 };
 
 const inTwoDays = () => new Date(Date.now() + 2 * 86_400_000).toISOString();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
-import { ACTOR_TYPES, BOOKING_STATUSES, LANGUAGES, MEMBERSHIP_ROLES } from '../../domain/booking';
+import { ACTOR_TYPES, BOOKING_EVENTS, BOOKING_STATUSES, LANGUAGES, MEMBERSHIP_ROLES } from '../../domain/booking';
 import { INBOX_STATES } from '../../db/messages';
 import { ERROR_CODES } from '../errors';
 
@@ -67,6 +67,7 @@ export const adminBooking = z
     decidedByUserId: id.nullable(),
     decidedAt: timestamp.nullable(),
     decisionReason: z.string().nullable(),
+    guestConfirmedAt: timestamp.nullable().meta({ description: 'When the guest answered the reminder with Confirm' }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -88,6 +89,7 @@ export const bookingRecord = z
       z.strictObject({
         from: status.nullable(),
         to: status,
+        event: z.enum(BOOKING_EVENTS).nullable().meta({ description: 'Set on a row that records an event, not a status change (from = to)' }),
         actorType: z.enum(ACTOR_TYPES),
         actorId: id.nullable(),
         reason: z.string().nullable(),
@@ -122,6 +124,9 @@ export const restaurant = z
     escalateMinutes: minutes.nullable(),
     decisionTimeoutMinutes: minutes.nullable(),
     slotMinutes: minutes.nullable(),
+    phone: z.string().nullable().meta({ description: 'E.164; told to a guest who must call' }),
+    reminderMinutes: z.array(minutes).nullable().meta({ description: 'Guest reminders, minutes before the start; null: the config default' }),
+    guestCancelCutoffMinutes: z.int().min(0).nullable(),
     createdAt: timestamp,
     updatedAt: timestamp,
     effective: z

@@ -2,6 +2,7 @@ import path from 'node:path';
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../db/knex';
+import { BOOKING_STATUSES, canTransition, isFinal, type BookingStatus } from '../../domain/booking';
 import { getRestaurant } from '../../db/restaurants';
 import { constantTimeEqual } from '../../whatsapp/signature';
 import { CONSOLE_PATH, LINK_QUERY } from '../console/link';
@@ -33,6 +34,21 @@ const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** The console's buttons: each admin decision route (its last path segment) and the status it leads to. */
+const DECISIONS = [
+  { action: 'approve', to: 'APPROVED' },
+  { action: 'reject', to: 'REJECTED' },
+  { action: 'cancel', to: 'CANCELLED' },
+  { action: 'arrived', to: 'SEATED' },
+  { action: 'no-show', to: 'NO_SHOW' },
+] as const;
+const isStatus = (s: string): s is BookingStatus => (BOOKING_STATUSES as readonly string[]).includes(s);
+/** Which buttons each status shows, from domain/booking.ts's transitions; the workflow still has the last word. */
+const ACTIONS_BY_STATUS = Object.fromEntries(
+  BOOKING_STATUSES.map((status) => [status, DECISIONS.filter((d) => isStatus(d.to) && canTransition(status, d.to)).map((d) => d.action)]),
+);
+const FINAL_STATUSES = BOOKING_STATUSES.filter(isFinal);
 
 const entryQuery = z.object({ [LINK_QUERY]: z.string().max(2000).optional(), signin: z.string().max(20).optional() });
 const loginBody = z.object({ token: z.string().min(1).max(500) }).strict();
@@ -104,6 +120,8 @@ export function consoleRouter({ db, adminToken, consoleKey }: ConsoleDeps): Rout
       userId: principal.kind === 'manager' ? principal.userId : undefined,
       restaurants,
       requestHeader: CONSOLE_REQUEST_HEADER,
+      actions: ACTIONS_BY_STATUS,
+      finalStatuses: FINAL_STATUSES,
     });
   });
 

@@ -37,6 +37,7 @@ const config = {
   DEFAULT_LANGUAGE: 'en' as const,
   WHATSAPP_MANAGER_TEMPLATE: 'booking_request',
   WHATSAPP_REMINDER_TEMPLATE: 'booking_reminder',
+  REJECT_REASON_WAIT: 120_000,
   INBOX_CONCURRENCY: 16,
   INBOX_MAX_ATTEMPTS: 3,
   INBOUND_FLOOD_LIMIT_PER_MINUTE: FLOOD_LIMIT,
@@ -394,6 +395,156 @@ describe('POST: inbound messages', () => {
   });
 });
 
+describe('POST: the visit (#10): guest and manager taps, commands', () => {
+  type Sent = (typeof fake.accepted)[number];
+  const interactive = (m: Sent) => m.body.interactive as { type: string; action: { buttons?: { reply: { id: string } }[]; sections?: { rows: { id: string }[] }[] } };
+  const replyIds = (m: Sent) => interactive(m).action.buttons?.map((b) => b.reply.id) ?? interactive(m).action.sections!.flatMap((x) => x.rows.map((r) => r.id));
+  const textOf = (m: Sent) => (m.body.text as { body: string }).body;
+  async function act(...bodies: { body: unknown }[]) {
+    for (const b of bodies) expect(await deliver(b.body)).toBe(200);
+    await app.router.inbox.drain();
+  }
+
+  it('Confirm from the booking\'s guest is signalled; from anyone else it is refused and logged', async () => {
+    const guest = testPhone();
+    const b = await booking({ status: 'APPROVED', guestPhone: guest });
+    const confirm = tap(guest, `CONFIRM_VISIT:${b.id}`);
+    const stranger = tap(testPhone(), `CONFIRM_VISIT:${b.id}`);
+    await act(confirm, stranger);
+    expect(await signals(b.workflowId)).toEqual([{ name: 'confirmVisit', input: { phone: guest, messageId: confirm.id } }]);
+    expect(repliesTo(confirm.id)).toEqual([]);
+    expect(textOf(repliesTo(stranger.id)[0])).toMatch(/^Извините, это могут сделать только менеджеры/);
+    expect(logLines.find((l) => l.security === 'unauthorized_action' && l.bookingId === b.id)).toMatchObject({ action: 'confirmVisit' });
+  });
+
+  it('Cancel asks Yes / No in the guest\'s language; Yes signals the cancel as the guest, No keeps the booking', async () => {
+    const guest = testPhone();
+    const b = await booking({ status: 'APPROVED', guestPhone: guest });
+    const cancel = tap(guest, `CANCEL_BOOKING:${b.id}`);
+    await act(cancel);
+    const [question] = repliesTo(cancel.id);
+    expect(replyIds(question)).toEqual([`CANCEL_YES:${b.id}`, `CANCEL_NO:${b.id}`]);
+    expect((question.body.interactive as { body: { text: string } }).body.text).toMatch(/^Отменить ваше бронирование в ресторане «Test Bistro»/);
+
+    const no = tap(guest, `CANCEL_NO:${b.id}`);
+    const yes = tap(guest, `CANCEL_YES:${b.id}`);
+    await act(no, yes);
+    expect(textOf(repliesTo(no.id)[0])).toMatch(/остаётся в силе/);
+    const client = await t.db('clients').where({ phone: guest }).first('id');
+    expect(await signals(b.workflowId)).toEqual([
+      { name: 'cancel', input: { actor: { type: 'guest', id: client.id, phone: guest, name: 'Ana Guest' }, messageId: yes.id } },
+    ]);
+    // The workflow answers the Yes (cancelled, or refused inside the cutoff), not the inbox.
+    expect(repliesTo(yes.id)).toEqual([]);
+  });
+
+  it('Cancel on a booking that can no longer be cancelled says so instead of asking', async () => {
+    const guest = testPhone();
+    const b = await booking({ status: 'REJECTED', guestPhone: guest });
+    const cancel = tap(guest, `CANCEL_BOOKING:${b.id}`);
+    await act(cancel);
+    expect(textOf(repliesTo(cancel.id)[0])).toBe(`Бронирование #${b.id} уже нельзя отменить: оно отклонено.`);
+    expect(await signals(b.workflowId)).toEqual([]);
+  });
+
+  it('/cancel asks about the only upcoming booking, or offers a list of them; picking a row asks about that one', async () => {
+    const guest = testPhone();
+    const only = await booking({ status: 'PENDING', guestPhone: guest });
+    await booking({ status: 'REJECTED', guestPhone: guest });
+    const first = textMessage(guest, '/cancel');
+    await act(first);
+    expect(replyIds(repliesTo(first.id)[0])).toEqual([`CANCEL_YES:${only.id}`, `CANCEL_NO:${only.id}`]);
+
+    const second = await booking({ status: 'APPROVED', guestPhone: guest });
+    const again = textMessage(guest, '/cancel');
+    await act(again);
+    const [list] = repliesTo(again.id);
+    expect(interactive(list).type).toBe('list');
+    expect(replyIds(list)).toEqual([`CANCEL_BOOKING:${only.id}`, `CANCEL_BOOKING:${second.id}`]);
+
+    fake.configureWebhook({ url: `${app.url}${WHATSAPP_WEBHOOK_PATH}`, appSecret: SECRET, statuses: false });
+    const picked = await fake.tapButton(guest, `CANCEL_BOOKING:${second.id}`, { list: true, title: `#${second.id}`, contextId: list.id });
+    await app.router.inbox.drain();
+    expect(replyIds(repliesTo(picked.messageId)[0])).toEqual([`CANCEL_YES:${second.id}`, `CANCEL_NO:${second.id}`]);
+    expect(await signals(second.workflowId)).toEqual([]);
+  });
+
+  it('/status lists every upcoming booking of the guest, and nothing else', async () => {
+    const guest = testPhone();
+    const pending = await booking({ status: 'PENDING', guestPhone: guest });
+    const approved = await booking({ status: 'APPROVED', guestPhone: guest });
+    const rejected = await booking({ status: 'REJECTED', guestPhone: guest });
+    const status = textMessage(guest, '/status');
+    await act(status);
+    const text = textOf(repliesTo(status.id)[0]);
+    expect(text).toMatch(/^У вас 2 предстоящих бронирования/);
+    expect(text).toContain(`#${pending.id}: ожидает подтверждения ресторана`);
+    expect(text).toContain(`#${approved.id}: подтверждено`);
+    expect(text).not.toContain(`#${rejected.id}`);
+  });
+
+  it('Arrived and No-show from a manager are signalled with the manager as the actor; a guest cannot', async () => {
+    const guest = testPhone();
+    const b = await booking({ status: 'APPROVED', guestPhone: guest });
+    const manager = restaurant.managers[0];
+    const arrived = tap(manager.phone, `ARRIVED:${b.id}`);
+    const noShow = tap(restaurant.managers[1].phone, `NO_SHOW:${b.id}`);
+    const byGuest = tap(guest, `NO_SHOW:${b.id}`);
+    await act(arrived, noShow, byGuest);
+    const actor = (m: { userId: number; name: string; phone: string }) => ({ type: 'manager', id: m.userId, name: m.name, phone: m.phone });
+    expect((await signals(b.workflowId)).sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+      { name: 'arrived', input: { actor: actor(manager), messageId: arrived.id } },
+      { name: 'noShow', input: { actor: actor(restaurant.managers[1]), messageId: noShow.id } },
+    ]);
+    expect(repliesTo(byGuest.id)).toHaveLength(1);
+  });
+
+  it('a picked reason is signalled; "other" asks for the reason, and the manager\'s next text is the reason', async () => {
+    const b = await booking({ status: 'REJECTED' });
+    const manager = restaurant.managers[0];
+    const picked = tap(manager.phone, `REJECT_REASON:${b.id}:private_event`);
+    const other = tap(manager.phone, `REJECT_REASON:${b.id}:other`);
+    await act(picked, other);
+    expect(textOf(repliesTo(other.id)[0])).toContain(`#${b.id}`);
+    const typed = textMessage(manager.phone, '  Kitchen is closed for repairs ');
+    const later = textMessage(manager.phone, 'thanks');
+    await act(typed, later);
+    const actor = { type: 'manager', id: manager.userId, name: manager.name, phone: manager.phone };
+    expect(await signals(b.workflowId)).toEqual([
+      { name: 'rejectReason', input: { actor, code: 'private_event', messageId: picked.id } },
+      { name: 'rejectReason', input: { actor, text: 'Kitchen is closed for repairs', messageId: typed.id } },
+    ]);
+    expect(repliesTo(typed.id)).toEqual([]);
+    // Only the next text is the reason: the one after it is ordinary text.
+    expect(repliesTo(later.id)).toHaveLength(1);
+  });
+
+  it('a text after REJECT_REASON_WAIT is not a reason', async () => {
+    const b = await booking({ status: 'REJECTED' });
+    const manager = restaurant.managers[1];
+    const other = tap(manager.phone, `REJECT_REASON:${b.id}:other`);
+    await act(other);
+    await t.db('whatsapp_messages').where({ direction: 'out', purpose: 'rejectReasonTypePrompt', booking_id: b.id }).update({ created_at: t.db.raw("now() - interval '3 minutes'") });
+    const late = textMessage(manager.phone, 'Kitchen is closed');
+    await act(late);
+    expect(await signals(b.workflowId)).toEqual([]);
+  });
+
+  it('unknown text gets the help once a day; /help always does', async () => {
+    const guest = testPhone();
+    const [hello, again, help] = [textMessage(guest, 'hello?'), textMessage(guest, 'anyone there?'), textMessage(guest, '/help')];
+    await act(hello, again, help);
+    expect(textOf(repliesTo(hello.id)[0])).toMatch(/\/status.*\n.*\/cancel.*\n.*\/help/);
+    expect(repliesTo(again.id)).toEqual([]);
+    expect(repliesTo(help.id)).toHaveLength(1);
+    // A day later the help comes again.
+    await t.db('whatsapp_messages').where({ direction: 'out', purpose: 'guestHelp', phone: guest }).update({ created_at: t.db.raw("now() - interval '25 hours'") });
+    const tomorrow = textMessage(guest, 'hello again');
+    await act(tomorrow);
+    expect(repliesTo(tomorrow.id)).toHaveLength(1);
+  });
+});
+
 describe('POST: statuses', () => {
   async function sentMessage() {
     const key = `test:${randomBytes(4).toString('hex')}`;
@@ -470,7 +621,10 @@ describe('POST: statuses', () => {
     expect(await findOutboundByIdempotencyKey(t.db, sent.idempotencyKey)).toMatchObject({ status: 'failed', errorCode: 131047 });
     await app.router.inbox.drain();
     expect(await signals(b.workflowId)).toEqual([
-      { name: 'deliveryFailed', input: { providerMessageId: sent.providerMessageId, idempotencyKey: sent.idempotencyKey, errorCode: 131047 } },
+      {
+        name: 'deliveryFailed',
+        input: { providerMessageId: sent.providerMessageId, idempotencyKey: sent.idempotencyKey, errorCode: 131047, purpose: 'managerRequest' },
+      },
     ]);
     await app.router.inbox.drain();
     expect(await signals(b.workflowId)).toHaveLength(1);
@@ -607,7 +761,8 @@ describe('hostile and foreign input', () => {
 
     expect(await signals(b.workflowId)).toHaveLength(1);
     const toFlooder = fake.accepted.filter((m) => m.to === digits(flooder));
-    expect(toFlooder).toHaveLength(FLOOD_LIMIT + 1);
+    // The help once (unknown text gets it once a day), then "slow down" once.
+    expect(toFlooder).toHaveLength(2);
     expect(toFlooder.filter((m) => (m.body.text as { body: string }).body.startsWith('Вы отправляете сообщения'))).toHaveLength(1);
     const rows = await t.db('whatsapp_messages').whereIn('provider_message_id', ids).orderBy('id');
     expect(rows.map((r) => r.status)).toEqual([...Array(FLOOD_LIMIT).fill('received'), ...Array(10).fill('skipped')]);

@@ -5,17 +5,29 @@ import type { Config } from '../config';
 import { findBookingByClaimCode, getBooking, latestBookingForPhone, type BookingRow } from '../db/bookings';
 import { getBookingDetails } from '../db/bookingViews';
 import { getGuestContact } from '../db/clients';
+import { awaitedRejectReason, sentRecently, upcomingBookingIds } from '../db/guestInbox';
 import type { Db } from '../db/knex';
 import type { WhatsAppMessageRow } from '../db/messages';
 import { findMembershipByPhone, getRestaurant } from '../db/restaurants';
-import { parseActionId } from '../domain/actions';
-import type { Language } from '../domain/booking';
+import { GUEST_ACTIONS, parseActionId, type BookingAction, type ParsedAction } from '../domain/actions';
+import { canTransition, type Language } from '../domain/booking';
 import { findClaimCode, mentionsClaim } from '../domain/claim';
 import { asLanguage, guestLanguage } from '../domain/language';
-import type { BookingDetails, NotificationChannel, NotificationPurpose, Recipient } from '../domain/notifications';
+import { idempotencyKey, type BookingDetails, type Notification, type NotificationChannel, type NotificationPurpose, type Recipient } from '../domain/notifications';
 import { maskPhone, phoneFromWaId } from '../domain/phone';
 import type { Logger } from '../observability/logger';
-import { approveSignal, claimSignal, deliveryFailedSignal, rejectSignal, type DeciderActor } from '../workflows/definitions';
+import {
+  approveSignal,
+  arrivedSignal,
+  cancelSignal,
+  claimSignal,
+  confirmVisitSignal,
+  deliveryFailedSignal,
+  noShowSignal,
+  rejectReasonSignal,
+  rejectSignal,
+  type DeciderActor,
+} from '../workflows/definitions';
 import { isWhatsAppSendError, OUTSIDE_WINDOW } from './errors';
 import { TEMPLATE_PURPOSES } from './render';
 import type { InboundMessageEvent } from './webhookPayload';
@@ -28,7 +40,7 @@ export type WorkflowSignaller = Pick<Client, 'workflow' | 'withDeadline'>;
 const SIGNAL_TIMEOUT_MS = 10_000;
 
 export interface InboundDeps {
-  config: Pick<Config, 'DEFAULT_LANGUAGE'>;
+  config: Pick<Config, 'DEFAULT_LANGUAGE' | 'REJECT_REASON_WAIT'>;
   db: Db;
   temporal: WorkflowSignaller;
   logger: Logger;
@@ -68,11 +80,19 @@ interface Sender {
   messageId: string;
 }
 
-const STATUS_COMMAND = /^\s*\/status\b/i;
+const COMMANDS = { status: /^\s*\/status\b/i, cancel: /^\s*\/cancel\b/i, help: /^\s*\/(help|start)\b/i } as const;
+// Unknown text gets the help at most this often per sender; /help always gets it.
+const HELP_INTERVAL_MS = 24 * 60 * 60_000;
+// Bookings a /status or /cancel reply shows: a list message holds ten rows.
+const UPCOMING_SHOWN = 10;
 // Ids are Postgres `integer`s: a larger number in a code or a button id names no booking,
 // and looking it up would fail with "out of range" on every retry.
 const MAX_ROW_ID = PG_INT_MAX;
 const FLOOD_WINDOW_MS = 60_000;
+
+/** Manager taps that are one signal each, with the tapper as the actor. */
+const MANAGER_SIGNALS = { approve: approveSignal, reject: rejectSignal, arrived: arrivedSignal, noShow: noShowSignal } as const;
+type ManagerSignalAction = keyof typeof MANAGER_SIGNALS & BookingAction;
 
 /**
  * Acts on one stored webhook row: an inbound message (claim code, manager button, command or
@@ -107,17 +127,20 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return { language, latest };
   }
 
-  /** A refusal by Meta is logged and ends the matter; a retryable failure retries the whole row. */
-  async function reply(
-    to: Sender,
-    purpose: NotificationPurpose,
-    r: { recipient?: Omit<Recipient, 'phone'>; booking?: BookingDetails; facts?: { decision?: BookingDetails['status'] }; round?: number } = {},
-  ): Promise<void> {
-    const recipient: Recipient = r.recipient
+  type Reply = Partial<Pick<Notification, 'booking' | 'bookings' | 'facts' | 'round'>> & { recipient?: Omit<Recipient, 'phone'> };
+
+  async function recipientFor(to: Sender, r: Reply): Promise<Recipient> {
+    return r.recipient
       ? { ...r.recipient, phone: to.phone }
       : { role: 'guest', phone: to.phone, name: to.name, language: (await guestSituation(to.phone)).language };
+  }
+
+  /** A refusal by Meta is logged and ends the matter; a retryable failure retries the whole row. */
+  async function reply(to: Sender, purpose: NotificationPurpose, r: Reply = {}): Promise<void> {
+    const { recipient: _, ...rest } = r;
+    const recipient = await recipientFor(to, r);
     try {
-      await channel.send({ purpose, recipient, booking: r.booking, facts: r.facts, replyTo: to.messageId, round: r.round });
+      await channel.send({ purpose, recipient, ...rest, replyTo: to.messageId });
     } catch (err) {
       if (!isWhatsAppSendError(err) || err.retryable) throw err;
       logger.warn({ purpose, to: maskPhone(to.phone), code: err.code }, 'reply refused by WhatsApp');
@@ -141,15 +164,17 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return { bookingId: booking?.id };
   }
 
-  async function action(from: Sender, a: NonNullable<ReturnType<typeof parseActionId>>): Promise<ProcessOutcome> {
+  function unauthorized(from: Sender, a: ParsedAction, why: string): Promise<void> {
+    logger.warn({ security: 'unauthorized_action', action: a.action, bookingId: a.bookingId, from: maskPhone(from.phone) }, why);
+    return reply(from, 'notAuthorized');
+  }
+
+  /** A tap on a manager's button (a decision, the guest's chat, a rejection reason, arrival): only the restaurant's members. */
+  async function managerAction(from: Sender, a: ParsedAction): Promise<ProcessOutcome> {
     const booking = a.bookingId <= MAX_ROW_ID ? await getBooking(db, a.bookingId) : undefined;
     const member = booking && (await findMembershipByPhone(db, booking.restaurantId, from.phone));
     if (!booking || !member) {
-      logger.warn(
-        { security: 'unauthorized_action', action: a.action, bookingId: a.bookingId, from: maskPhone(from.phone) },
-        'manager button tapped by someone who is not a manager or owner of the booking\'s restaurant',
-      );
-      await reply(from, 'notAuthorized');
+      await unauthorized(from, a, "manager button tapped by someone who is not a manager or owner of the booking's restaurant");
       return { bookingId: booking?.id };
     }
     // Only an answer needs the restaurant's language: a decision that reaches its workflow has none.
@@ -159,32 +184,110 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
       id: member.userId,
       language: asLanguage((await getRestaurant(db, booking.restaurantId))?.managerLanguageCode) ?? deps.config.DEFAULT_LANGUAGE,
     });
+    const answer = async (purpose: NotificationPurpose, facts?: Notification['facts']) =>
+      reply(from, purpose, { recipient: await recipient(), booking: await getBookingDetails(db, booking.id), facts });
     if (a.action === 'contact') {
-      await reply(from, 'contactGuest', { recipient: await recipient(), booking: await getBookingDetails(db, booking.id) });
+      await answer('contactGuest');
+      return { bookingId: booking.id };
+    }
+    if (a.action === 'rejectReason' && a.code === 'other') {
+      // The reason comes as the manager's next text (typedRejectReason); the workflow keeps waiting for it.
+      await answer('rejectReasonTypePrompt');
       return { bookingId: booking.id };
     }
     const actor: DeciderActor = { type: member.role, id: member.userId, name: member.name, phone: from.phone };
+    const input = { actor, messageId: from.messageId };
     const delivered =
-      a.action === 'approve'
-        ? await signal(booking.workflowId, approveSignal, { actor, messageId: from.messageId })
-        : await signal(booking.workflowId, rejectSignal, { actor, messageId: from.messageId });
+      a.action === 'rejectReason'
+        ? await signal(booking.workflowId, rejectReasonSignal, { ...input, code: a.code })
+        : await signal(booking.workflowId, MANAGER_SIGNALS[a.action as ManagerSignalAction], input);
     if (delivered) {
-      logger.info({ bookingId: booking.id, action: a.action, role: member.role, userId: member.userId }, 'decision signalled');
+      logger.info({ bookingId: booking.id, action: a.action, role: member.role, userId: member.userId }, 'manager action signalled');
     } else {
-      await reply(from, 'alreadyDecided', {
-        recipient: await recipient(),
-        booking: await getBookingDetails(db, booking.id),
-        facts: { decision: booking.status },
-      });
+      await answer('alreadyDecided', { decision: booking.status });
     }
     return { bookingId: booking.id };
   }
 
-  async function status(from: Sender): Promise<ProcessOutcome> {
-    const { language, latest } = await guestSituation(from.phone);
-    const booking = latest && (await getBookingDetails(db, latest.id));
-    await reply(from, 'guestStatus', { recipient: { role: 'guest', name: from.name, language }, booking });
-    return { bookingId: latest?.id };
+  /** A tap on the guest's buttons (a reminder's Confirm / Cancel, the cancel question's Yes / No): only the booking's guest. */
+  async function guestAction(from: Sender, a: ParsedAction): Promise<ProcessOutcome> {
+    const booking = a.bookingId <= MAX_ROW_ID ? await getBooking(db, a.bookingId) : undefined;
+    const contact = booking && (await getGuestContact(db, booking.id));
+    if (!booking || contact?.phone !== from.phone) {
+      await unauthorized(from, a, "guest button tapped by someone who is not the booking's guest");
+      return { bookingId: booking?.id };
+    }
+    const recipient: Omit<Recipient, 'phone'> = {
+      role: 'guest',
+      id: contact.clientId,
+      name: contact.name ?? from.name,
+      language: guestLanguage({ bookingLanguage: booking.language, clientLanguage: contact.clientLanguage, phone: from.phone, fallback: deps.config.DEFAULT_LANGUAGE }),
+    };
+    const answer = async (purpose: NotificationPurpose, facts?: Notification['facts']) =>
+      reply(from, purpose, { recipient, booking: await getBookingDetails(db, booking.id), facts });
+    const gone = () => answer('guestCancelRefused', { decision: booking.status });
+    switch (a.action) {
+      case 'confirmVisit':
+        if (!(await signal(booking.workflowId, confirmVisitSignal, { phone: from.phone, messageId: from.messageId }))) await answer('guestStatus');
+        break;
+      case 'cancelBooking':
+        // The question is asked whatever the time: the workflow applies the cutoff to the answer.
+        if (canTransition(booking.status, 'CANCELLED') && booking.startsAt.getTime() > Date.now()) await answer('guestCancelQuestion');
+        else await gone();
+        break;
+      case 'cancelYes': {
+        const actor = { type: 'guest' as const, id: contact.clientId, phone: from.phone, name: recipient.name };
+        // The workflow answers: cancelled, or refused inside the cutoff.
+        if (!(await signal(booking.workflowId, cancelSignal, { actor, messageId: from.messageId }))) await gone();
+        break;
+      }
+      default:
+        await answer('guestCancelKept');
+    }
+    logger.info({ bookingId: booking.id, action: a.action, from: maskPhone(from.phone) }, 'guest action handled');
+    return { bookingId: booking.id };
+  }
+
+  /** /status: every upcoming booking; /cancel: the question for the only one, or a list to pick one. */
+  async function upcoming(from: Sender, command: 'status' | 'cancel'): Promise<ProcessOutcome> {
+    const { language } = await guestSituation(from.phone);
+    const ids = await upcomingBookingIds(db, from.phone, UPCOMING_SHOWN);
+    const bookings = (await Promise.all(ids.map((id) => getBookingDetails(db, id)))).filter((b): b is BookingDetails => Boolean(b));
+    const recipient = { role: 'guest' as const, name: from.name, language };
+    if (command === 'status' || !bookings.length) await reply(from, 'guestStatus', { recipient, bookings });
+    else if (bookings.length === 1) await reply(from, 'guestCancelQuestion', { recipient, booking: bookings[0] });
+    else await reply(from, 'guestCancelChoose', { recipient, bookings });
+    return { bookingId: bookings.length === 1 ? bookings[0].id : undefined };
+  }
+
+  /** The help: always for /help, otherwise at most once a day, so chatting with the bot is not answered by the help every time. */
+  async function help(from: Sender, asked: boolean): Promise<ProcessOutcome> {
+    const { language } = await guestSituation(from.phone);
+    const recipient: Recipient = { role: 'guest', phone: from.phone, name: from.name, language };
+    const exceptKey = idempotencyKey({ purpose: 'guestHelp', recipient, replyTo: from.messageId });
+    if (!asked && (await sentRecently(db, { phone: from.phone, purpose: 'guestHelp', withinMs: HELP_INTERVAL_MS, exceptKey }))) {
+      logger.info({ from: maskPhone(from.phone) }, 'text not understood; the help was sent within the day, so no answer');
+      return {};
+    }
+    await reply(from, 'guestHelp', { recipient });
+    return {};
+  }
+
+  /** A manager asked to type a rejection reason (REJECT_REASON_WAIT ago at most) sent text: it is the reason. */
+  async function typedRejectReason(row: WhatsAppMessageRow, from: Sender, text: string): Promise<ProcessOutcome | undefined> {
+    const bookingId = await awaitedRejectReason(db, {
+      phone: from.phone,
+      withinMs: deps.config.REJECT_REASON_WAIT,
+      currentRowId: row.id,
+      promptPurpose: 'rejectReasonTypePrompt',
+    });
+    const booking = bookingId === undefined ? undefined : await getBooking(db, bookingId);
+    const member = booking && (await findMembershipByPhone(db, booking.restaurantId, from.phone));
+    if (!booking || !member) return undefined;
+    const actor: DeciderActor = { type: member.role, id: member.userId, name: member.name, phone: from.phone };
+    await signal(booking.workflowId, rejectReasonSignal, { actor, text: text.trim(), messageId: from.messageId });
+    logger.info({ bookingId: booking.id, userId: member.userId }, 'typed rejection reason signalled');
+    return { bookingId: booking.id };
   }
 
   /**
@@ -198,7 +301,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return {};
   }
 
-  async function inbound(event: InboundMessageEvent): Promise<ProcessOutcome> {
+  async function inbound(row: WhatsAppMessageRow, event: InboundMessageEvent): Promise<ProcessOutcome> {
     if (!event.from) {
       // No phone number (a user known only by a business-scoped id): nobody to identify or answer.
       logger.info({ messageId: event.messageId, kind: event.kind }, 'message without a phone number: cannot identify the sender');
@@ -206,7 +309,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     }
     const from: Sender = { phone: phoneFromWaId(event.from), name: event.name, messageId: event.messageId };
     const tapped = event.kind === 'button' && event.buttonId ? parseActionId(event.buttonId) : undefined;
-    if (tapped) return action(from, tapped);
+    if (tapped) return tapped.action !== 'rejectReason' && GUEST_ACTIONS.has(tapped.action) ? guestAction(from, tapped) : managerAction(from, tapped);
     const text = event.text ?? '';
     const code = findClaimCode(text);
     if (code) return claim(from, code);
@@ -214,9 +317,11 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
       await reply(from, 'claimInvalid');
       return {};
     }
-    if (STATUS_COMMAND.test(text)) return status(from);
-    await reply(from, 'guestHelp');
-    return {};
+    if (COMMANDS.status.test(text)) return upcoming(from, 'status');
+    if (COMMANDS.cancel.test(text)) return upcoming(from, 'cancel');
+    if (COMMANDS.help.test(text)) return help(from, true);
+    const reason = event.kind === 'text' && text.trim() ? await typedRejectReason(row, from, text) : undefined;
+    return reason ?? help(from, false);
   }
 
   /** A message we sent was refused after Meta accepted it; a 131047 of a message with a template form goes to the workflow for the template. */
@@ -234,8 +339,9 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
         providerMessageId: row.providerMessageId,
         idempotencyKey: row.idempotencyKey,
         errorCode: row.errorCode,
+        purpose: row.purpose,
       });
-      logger.info({ ...log, signalled }, 'manager message outside the 24-hour window: workflow told');
+      logger.info({ ...log, signalled }, 'message outside the 24-hour window: workflow told, to send its template');
     } else {
       logger.warn(log, 'whatsapp message failed after it was accepted');
     }
@@ -245,6 +351,6 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
   return (row) => {
     if (row.direction === 'out') return failedDelivery(row);
     const event = row.payload as InboundMessageEvent;
-    return row.status === 'skipped' ? slowDown(row, event) : inbound(event);
+    return row.status === 'skipped' ? slowDown(row, event) : inbound(row, event);
   };
 }

@@ -22,6 +22,7 @@ export interface WhatsAppWebhookDeps {
     | 'INBOX_CONCURRENCY'
     | 'INBOX_MAX_ATTEMPTS'
     | 'INBOUND_FLOOD_LIMIT_PER_MINUTE'
+    | 'REJECT_REASON_WAIT'
   >;
   db: Db;
   /** A Temporal Client (only `client.workflow` is used). */

@@ -1,12 +1,14 @@
 import type { Request, Response } from 'express';
 import type { Db } from '../../db/knex';
 import { listMembershipsOf } from '../../db/restaurants';
+import type { MembershipRole } from '../../domain/booking';
+import type { DeciderActor } from '../../workflows/definitions';
 import { signConsoleToken, verifyConsoleToken, type ConsoleClaims } from './tokens';
 
 /** Who a request to the admin API comes from: the admin token's holder, or one manager within their restaurants. */
 export type Principal =
   | { kind: 'admin' }
-  | { kind: 'manager'; userId: number; name: string; restaurants: { id: number; name: string; role: string }[] };
+  | { kind: 'manager'; userId: number; name: string; restaurants: { id: number; name: string; role: MembershipRole }[] };
 
 export const ADMIN: Principal = { kind: 'admin' };
 
@@ -19,6 +21,14 @@ export const CONSOLE_CHALLENGE = 'ConsoleSession realm="console"';
 /** Set by the admin API's authentication; every admin route runs after it. */
 export function principalOf(res: Response): Principal {
   return (res.locals.principal as Principal | undefined) ?? ADMIN;
+}
+
+/** Who a decision is recorded as: a manager's console session decides as that manager (or owner), anything else as the admin. */
+export function deciderOf(res: Response, restaurantId: number): DeciderActor {
+  const principal = principalOf(res);
+  const membership = principal.kind === 'manager' ? principal.restaurants.find((r) => r.id === restaurantId) : undefined;
+  if (principal.kind === 'admin' || !membership) return { type: 'admin' };
+  return { type: membership.role, id: principal.userId, name: principal.name };
 }
 
 /** The session token is base64url and a dot: nothing to decode. */

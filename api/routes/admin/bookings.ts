@@ -17,6 +17,7 @@ import {
   type UpdateOutcome,
 } from '../../../workflows/definitions';
 import type { AppDeps } from '../../app';
+import { deciderOf } from '../../console/session';
 import { notAllowedInStatus, notFound, validationFailed } from '../../errors';
 import { dateTime, idSchema, parseBody, parseId, parseQuery, PG_INT_MAX, text } from '../../validation';
 
@@ -119,7 +120,7 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
     res.json(outcome);
   });
 
-  // The back office rejects and cancels as an admin, with an optional reason for the guest.
+  // The back office rejects and cancels as an admin (a manager's console session as that manager), with an optional reason for the guest.
   for (const [action, update] of [
     ['reject', rejectUpdate],
     ['cancel', cancelUpdate],
@@ -127,8 +128,9 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
     router.post(`/r/:restaurantId/booking/:bookingId/${action}`, async (req, res) => {
       const booking = await restaurantBooking(req);
       const { reason } = parseBody(req, reasonBody);
+      const actor = deciderOf(res, booking.restaurantId);
       const outcome = await decide(req, booking, (updateId) =>
-        bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor: { type: 'admin' }, reason }], updateId }),
+        bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor, reason }], updateId }),
       );
       res.json(outcome);
     });

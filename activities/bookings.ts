@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActorType, BookingStatus } from '../domain/booking';
 import { getBooking } from '../db/bookings';
-import { transitionBooking, type Transition, type TransitionResult } from '../db/bookingHistory';
+import { recordGuestConfirmed, recordRejectReason, transitionBooking, type Transition, type TransitionResult } from '../db/bookingHistory';
 import { getGuestContact, upsertClient } from '../db/clients';
 import type { ActivityDeps } from './deps';
 
@@ -10,6 +10,7 @@ export interface LoadedBooking {
   status: BookingStatus;
   guest?: { phone: string; name?: string; clientId: number };
   decision?: { status: BookingStatus; actor: { type: ActorType; id?: number }; reason?: string; at: string };
+  guestConfirmedAt?: string;
 }
 
 /** Thin adapters over db/bookings for the workflow. */
@@ -36,6 +37,7 @@ export function bookingActivities({ db }: ActivityDeps) {
                 at: row.decidedAt.toISOString(),
               }
             : undefined,
+        guestConfirmedAt: row.guestConfirmedAt?.toISOString(),
       };
     },
 
@@ -60,6 +62,15 @@ export function bookingActivities({ db }: ActivityDeps) {
 
     async transition(t: Transition): Promise<TransitionResult> {
       return transitionBooking(db, t);
+    },
+
+    /** guest_confirmed_at and its history row, once; the ISO time first recorded. */
+    async recordGuestConfirmed(c: { bookingId: number; clientId?: number }): Promise<string> {
+      return (await recordGuestConfirmed(db, c)).confirmedAt.toISOString();
+    },
+
+    async recordRejectReason(r: { bookingId: number; reason: string }): Promise<void> {
+      await recordRejectReason(db, r);
     },
 
     // The two steps below are only scheduled by workflows that began before LOCAL_STEPS_PATCH

@@ -21,6 +21,9 @@ import type { ActivityDeps } from './deps';
 
 export type NotifyFacts = Notification['facts'];
 
+/** Guest messages that have a template form for outside the 24-hour window. */
+const GUEST_TEMPLATE_PURPOSES: ReadonlySet<NotificationPurpose> = new Set(['guestReminder']);
+
 export interface NotifyManagersResult {
   sent: number;
   /** Recipients the channel refused permanently (e.g. 131026 not on WhatsApp). */
@@ -43,9 +46,22 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
     return booking;
   }
 
+  async function guestRecipient(bookingId: number): Promise<Recipient | undefined> {
+    const guest = await getGuestContact(db, bookingId);
+    if (!guest) return undefined;
+    const language = guestLanguage({ ...guest, fallback: config.DEFAULT_LANGUAGE });
+    return { role: 'guest', phone: guest.phone, language, name: guest.name ?? undefined, id: guest.clientId };
+  }
+
   async function managerLanguage(restaurantId: number) {
     const restaurant = await getRestaurant(db, restaurantId);
     return asLanguage(restaurant?.managerLanguageCode) ?? config.DEFAULT_LANGUAGE;
+  }
+
+  async function memberRecipient(restaurantId: number, phone: string): Promise<Recipient | undefined> {
+    const member = (await listMembers(db, restaurantId, ['manager', 'owner'])).find((m) => m.phone === phone);
+    if (!member) return undefined;
+    return { role: member.role, phone: member.phone, language: await managerLanguage(restaurantId), name: member.name, id: member.userId };
   }
 
   return {
@@ -87,15 +103,23 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
     },
 
     /** The booking's guest, in the booking's, the guest's, the phone's or the default language. */
-    async notifyGuest(a: { bookingId: number; purpose: NotificationPurpose; facts?: NotifyFacts }): Promise<SendResult | undefined> {
-      const guest = await getGuestContact(db, a.bookingId);
-      if (!guest) return undefined; // never claimed: nobody to tell
-      const language = guestLanguage({ ...guest, fallback: config.DEFAULT_LANGUAGE });
+    async notifyGuest(a: {
+      bookingId: number;
+      purpose: NotificationPurpose;
+      facts?: NotifyFacts;
+      /** The guest's tap this answers. */
+      replyTo?: string;
+      round?: number;
+    }): Promise<SendResult | undefined> {
+      const recipient = await guestRecipient(a.bookingId);
+      if (!recipient) return undefined; // never claimed: nobody to tell
       return send({
         purpose: a.purpose,
-        recipient: { role: 'guest', phone: guest.phone, language, name: guest.name ?? undefined, id: guest.clientId },
+        recipient,
         booking: await details(a.bookingId),
         facts: a.facts,
+        replyTo: a.replyTo,
+        round: a.round,
       });
     },
 
@@ -125,27 +149,19 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
       });
     },
 
-    /** A manager message refused later with 131047 (outside the 24-hour window): send the approved template. */
+    /**
+     * A message refused later with 131047 (outside the 24-hour window): send the approved
+     * template instead, to the manager it went to, or to the guest (their reminder).
+     */
     async resendAsTemplate(a: { bookingId: number; idempotencyKey: string }): Promise<SendResult | undefined> {
       const original = await findOutboundByIdempotencyKey(db, a.idempotencyKey);
       if (!original || original.bookingId !== a.bookingId) return undefined;
       const booking = await details(a.bookingId);
-      const members = await listMembers(db, booking.restaurant.id, ['manager', 'owner']);
-      const member = members.find((m) => m.phone === original.phone);
-      if (!member) return undefined; // removed from the restaurant since
-      return send({
-        purpose: original.purpose as NotificationPurpose,
-        recipient: {
-          role: member.role,
-          phone: member.phone,
-          language: await managerLanguage(booking.restaurant.id),
-          name: member.name,
-          id: member.userId,
-        },
-        booking,
-        round: original.round,
-        viaTemplate: true,
-      });
+      const recipient = GUEST_TEMPLATE_PURPOSES.has(original.purpose as NotificationPurpose)
+        ? await guestRecipient(a.bookingId)
+        : await memberRecipient(booking.restaurant.id, original.phone);
+      if (!recipient || recipient.phone !== original.phone) return undefined; // a manager since removed from the restaurant
+      return send({ purpose: original.purpose as NotificationPurpose, recipient, booking, round: original.round, viaTemplate: true });
     },
   };
 }

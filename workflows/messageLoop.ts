@@ -3,20 +3,30 @@ import { canTransition } from '../domain/booking';
 import {
   approveSignal,
   approveUpdate,
+  arrivedSignal,
+  arrivedUpdate,
   cancelSignal,
   cancelUpdate,
   claimSignal,
   claimUpdate,
+  confirmVisitSignal,
   deliveryFailedSignal,
+  fireReminderSignal,
+  noShowSignal,
+  noShowUpdate,
+  rejectReasonSignal,
   rejectSignal,
   rejectUpdate,
   statusQuery,
   type ApproveInput,
+  type ArrivalInput,
   type BookingState,
   type CancelInput,
   type ClaimInput,
+  type ConfirmVisitInput,
   type DeliveryFailedInput,
   type RejectInput,
+  type RejectReasonInput,
   type UpdateOutcome,
 } from './definitions';
 
@@ -25,7 +35,15 @@ export type Message =
   | { kind: 'approve'; input: ApproveInput }
   | { kind: 'reject'; input: RejectInput }
   | { kind: 'cancel'; input: CancelInput }
-  | { kind: 'deliveryFailed'; input: DeliveryFailedInput };
+  | { kind: 'deliveryFailed'; input: DeliveryFailedInput }
+  | { kind: 'confirmVisit'; input: ConfirmVisitInput }
+  | { kind: 'rejectReason'; input: RejectReasonInput }
+  | { kind: 'arrived'; input: ArrivalInput }
+  | { kind: 'noShow'; input: ArrivalInput }
+  | { kind: 'fireReminder'; input: Record<string, never> };
+
+/** Update messages: the ones an admin route may send and wait for. */
+type Settled = Extract<Message, { kind: 'claim' | 'approve' | 'reject' | 'cancel' | 'arrived' | 'noShow' }>;
 
 /** Acts on one message; true when the requested transition (or claim) is the one that took effect. */
 export type MessageHandler = (message: Message) => Promise<boolean>;
@@ -43,7 +61,7 @@ type Queued = { message: Message; settle?: (applied: boolean) => void };
  * Signals (the webhook) and Updates (admin routes) carry the same requests into one queue,
  * handled one at a time in arrival order, so the first decision wins whichever way it came.
  */
-export function startMessageLoop(state: BookingState, handle: MessageHandler): MessageLoop {
+export function startMessageLoop(state: BookingState, handle: MessageHandler, rules: { mayMarkNoShow: () => boolean }): MessageLoop {
   const inbox: Queued[] = [];
   // Meta redelivers and people tap twice: a message id is acted on once.
   const seenMessageIds = new Set<string>();
@@ -56,10 +74,15 @@ export function startMessageLoop(state: BookingState, handle: MessageHandler): M
   setHandler(rejectSignal, (input) => enqueue({ kind: 'reject', input }));
   setHandler(cancelSignal, (input) => enqueue({ kind: 'cancel', input }));
   setHandler(deliveryFailedSignal, (input) => enqueue({ kind: 'deliveryFailed', input }));
+  setHandler(confirmVisitSignal, (input) => enqueue({ kind: 'confirmVisit', input }));
+  setHandler(rejectReasonSignal, (input) => enqueue({ kind: 'rejectReason', input }));
+  setHandler(arrivedSignal, (input) => enqueue({ kind: 'arrived', input }));
+  setHandler(noShowSignal, (input) => enqueue({ kind: 'noShow', input }));
+  setHandler(fireReminderSignal, () => enqueue({ kind: 'fireReminder', input: {} }));
 
   // A validator refuses what the status forbids now; a request accepted here can still be
   // overtaken by one queued before it, which the outcome's `applied` reports.
-  const settle = async (message: Exclude<Message, { kind: 'deliveryFailed' }>): Promise<UpdateOutcome> => {
+  const settle = async (message: Settled): Promise<UpdateOutcome> => {
     let applied: boolean | undefined;
     inbox.push({ message, settle: (a) => (applied = a) });
     await condition(() => applied !== undefined || closed);
@@ -80,9 +103,15 @@ export function startMessageLoop(state: BookingState, handle: MessageHandler): M
   setHandler(cancelUpdate, (input) => settle({ kind: 'cancel', input }), {
     validator: (_m: CancelInput) => refuseUnless(canTransition(state.status, 'CANCELLED'), 'cancel'),
   });
+  setHandler(arrivedUpdate, (input) => settle({ kind: 'arrived', input }), {
+    validator: (_m: ArrivalInput) => refuseUnless(state.status === 'APPROVED', 'mark as arrived'),
+  });
+  setHandler(noShowUpdate, (input) => settle({ kind: 'noShow', input }), {
+    validator: (_m: ArrivalInput) => refuseUnless(state.status === 'APPROVED' && rules.mayMarkNoShow(), 'mark as no-show'),
+  });
 
   async function take({ message, settle }: Queued): Promise<void> {
-    const id = 'messageId' in message.input ? message.input.messageId : undefined;
+    const id = 'messageId' in message.input ? (message.input.messageId as string | undefined) : undefined;
     if (id && seenMessageIds.has(id)) return settle?.(false);
     if (id) seenMessageIds.add(id);
     const applied = await handle(message);

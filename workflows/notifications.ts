@@ -6,13 +6,15 @@ import type { NotificationPurpose } from '../domain/notifications';
 import { database, messagesUntil } from './steps';
 
 type PersonMessage = Omit<Parameters<Activities['notifyPerson']>[0], 'bookingId'>;
+/** replyTo: the guest's tap this answers; round: tells repeated sends of one purpose apart (reminders). */
+type GuestMessageOptions = Pick<Parameters<Activities['notifyGuest']>[0], 'replyTo' | 'round'>;
 
 export interface Sends {
   /** Runs `work` beside the message loop (or in line, for histories recorded before that). */
   later(work: () => Promise<unknown>): Promise<void>;
   managers(purpose: NotificationPurpose, roles: MembershipRole[], usefulUntil: number, facts?: NotifyFacts): Promise<NotifyManagersResult>;
   /** Guest messages leave in the order they were asked for, even when one of them retries. */
-  guest(purpose: NotificationPurpose, usefulUntil: number, facts?: NotifyFacts): Promise<void>;
+  guest(purpose: NotificationPurpose, usefulUntil: number, facts?: NotifyFacts, extra?: GuestMessageOptions): Promise<void>;
   person(message: PersonMessage, usefulUntil: number): Promise<void>;
   resendAsTemplate(idempotencyKey: string, usefulUntil: number): Promise<void>;
   /** Resolves once every send started with `later` has finished. */
@@ -59,8 +61,8 @@ export function createSends(bookingId: number, opts: { background: boolean }): S
         if (result.failed.length) log.warn(`${purpose}: ${result.failed.length} recipient(s) refused`, { bookingId });
         return result;
       }),
-    guest(purpose, usefulUntil, facts) {
-      const send = () => attempt(purpose, undefined, () => messagesUntil(usefulUntil).notifyGuest({ bookingId, purpose, facts }));
+    guest(purpose, usefulUntil, facts, extra) {
+      const send = () => attempt(purpose, undefined, () => messagesUntil(usefulUntil).notifyGuest({ bookingId, purpose, facts, ...extra }));
       if (!opts.background) return send().then(() => undefined);
       guestLine = guestLine.then(send).then(() => undefined);
       return later(() => guestLine);

@@ -3,11 +3,16 @@
  * made by the `/console` command (createConsoleLinks), forged and expired links, the admin
  * token sign-in, and a manager's session confined to their restaurants on the admin API.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import request from 'supertest';
 import { createConsoleLinks, type ConsoleLinks } from '../api/console/link';
 import { consoleSigningKey, signConsoleToken, type ConsoleClaims } from '../api/console/tokens';
 import { loadConfig } from '../config';
+import { listenForStatusChanges } from '../db/bookingEvents';
+import { transitionBooking } from '../db/bookingHistory';
+import { createLogger } from '../observability/logger';
 import { createTestApp, TEST_ADMIN_TOKEN } from './helpers/app';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 import { createRestaurantFixture, insertDraftRow, testPhone, type RestaurantFixture } from './helpers/fixtures';
@@ -118,6 +123,8 @@ test("a manager's session reads their restaurant's bookings and nothing of anoth
   expect(own.body.items.map((i: { id: number }) => i.id)).toEqual([bookingOfA]);
   expect((await get(`/bookings/${bookingOfA}`)).status).toBe(200);
   expect((await get(`/restaurants/${a.restaurantId}`)).status).toBe(200);
+  expect((await get(`/stats?restaurantId=${a.restaurantId}`)).status).toBe(200);
+  expect((await get(`/messages?bookingId=${bookingOfA}`)).status).toBe(200);
 
   const other = await get(`/r/${b.restaurantId}/bookings`);
   expect(other.status).toBe(403);
@@ -193,4 +200,47 @@ test('the page is served with a strict Content-Security-Policy', async () => {
   expect(res.status).toBe(200);
   expect(res.headers['content-security-policy']).toContain("script-src 'self'");
   expect(res.headers['content-security-policy']).not.toContain('unsafe-inline');
+});
+
+test("a restaurant's live stream carries its own bookings' changes and nothing of another restaurant's", async () => {
+  const feed = await listenForStatusChanges({ databaseUrl: t.url, logger: createLogger('silent') });
+  const server = http.createServer(createTestApp({ db: t.db, bookingEvents: feed }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const controller = new AbortController();
+  try {
+    const startsAt = (days: number) => new Date(Date.now() + days * 86_400_000);
+    const ofA = (await insertDraftRow(t.db, config, a, { now: Date.now(), startsAt: startsAt(3) })).id;
+    const ofB = (await insertDraftRow(t.db, config, b, { now: Date.now(), startsAt: startsAt(3) })).id;
+    const cookie = await managerSession(a);
+    const res = await fetch(`${base}/admin-api/r/${a.restaurantId}/bookings/events`, { headers: { cookie }, signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    let buffered = '';
+    const next = async () => {
+      for (;;) {
+        const frame = /^(?:: heartbeat\n\n)*event: (\w+)\ndata: (.*)\n\n/.exec(buffered);
+        if (frame) {
+          buffered = buffered.slice(frame[0].length);
+          return { event: frame[1], data: JSON.parse(frame[2]) };
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the stream ended');
+        buffered += Buffer.from(value).toString();
+      }
+    };
+    expect(await next()).toEqual({ event: 'ready', data: {} });
+    // B's change first: had it been passed on, it would be the next frame.
+    await transitionBooking(t.db, { bookingId: ofB, from: 'DRAFT', to: 'PENDING', actor: { type: 'system' } });
+    await transitionBooking(t.db, { bookingId: ofA, from: 'DRAFT', to: 'PENDING', actor: { type: 'system' } });
+    await transitionBooking(t.db, { bookingId: ofA, from: 'PENDING', to: 'APPROVED', actor: { type: 'admin' } });
+    expect(await next()).toEqual({ event: 'booking', data: { id: ofA, from: 'DRAFT', to: 'PENDING' } });
+    expect(await next()).toEqual({ event: 'booking', data: { id: ofA, from: 'PENDING', to: 'APPROVED' } });
+  } finally {
+    controller.abort();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await feed.close();
+  }
 });

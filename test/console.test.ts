@@ -175,7 +175,7 @@ test('sign in, see a new booking appear live, approve it, the guest is told, the
   await page.locator(`.booking[data-id="${second.id}"][data-status="PENDING"]`).waitFor();
   await row.click();
   await detail.locator('ol.messages li', { hasText: 'guestApproved' }).waitFor();
-  await page.waitForTimeout(1700); // the new row's highlight fades
+  await page.locator('#toast').waitFor({ state: 'hidden' });
   const shot = await page.screenshot({ fullPage: true });
   fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'console.png'), shot);

@@ -322,7 +322,7 @@
         field('When', fmt({ weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(b.startsAt))),
         field('Table', table ? `${table.name} (${table.seats} seats${table.features.length ? `, ${table.features.join(', ')}` : ''})` : `#${b.tableId}`),
         field('Party', `${b.partySize}`),
-        field('Guest', record.guest?.name || b.guestName || '—', guestPhone ? h('a', { href: `tel:${guestPhone}`, className: 'phone' }, ` ${guestPhone}`) : ''),
+        field('Guest', record.guest?.name || b.guestName || '—', guestPhone ? [' ', h('a', { href: `tel:${guestPhone}`, className: 'phone' }, guestPhone)] : ''),
         b.specialRequests ? field('Requests', b.specialRequests) : [],
         record.items?.length ? field('Pre-order', h('ul', {}, record.items.map((i) => h('li', {}, `${i.quantity} × ${i.name}${i.notes ? ` (${i.notes})` : ''}`)))) : [],
         b.decisionReason ? field('Reason', b.decisionReason) : [],

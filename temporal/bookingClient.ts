@@ -17,6 +17,8 @@ export interface StartBooking {
   timing: BookingTiming;
   /** The row's created_at: tells this row's workflow from another database's `booking-<id>`. */
   rowCreatedAt: Date;
+  /** The request that committed the row starts its workflow (see BookingWorkflowInput). */
+  createdByApi?: boolean;
 }
 
 /**
@@ -77,6 +79,7 @@ export function bookingSummary(b: Pick<StartBooking, 'bookingId' | 'tableName' |
 export async function ensureBookingWorkflow(client: Client, taskQueue: string, b: StartBooking): Promise<'started' | 'running'> {
   const input: BookingWorkflowInput = {
     bookingId: b.bookingId,
+    createdByApi: b.createdByApi,
     restaurantId: b.restaurantId,
     startsAt: b.startsAt.toISOString(),
     visitEndsAt: b.endsAt.toISOString(),

@@ -55,7 +55,7 @@ export async function createDraftBooking(db: Db, temporal: Client, taskQueue: st
     items: d.items,
     requireFreeSlot: d.requireFreeSlot,
   });
-  await ensureBookingWorkflow(temporal, taskQueue, workflowStart(row, d.restaurant, d.table, d.timing));
+  await ensureBookingWorkflow(temporal, taskQueue, { ...workflowStart(row, d.restaurant, d.table, d.timing), createdByApi: true });
   return row;
 }
 

@@ -64,6 +64,12 @@ test('website books, guest confirms, manager approves: DRAFT → PENDING → APP
   const described = await handle.describe();
   expect(described.status.name).toBe('RUNNING');
   expect(described.typedSearchAttributes.get(BookingStatusKey)).toBe('DRAFT');
+  // Started by the request that committed the row, the workflow does not read the row back.
+  const firstTask = await eventually(
+    async () => (await handle.fetchHistory()).events ?? [],
+    (events) => events.some((e) => e.workflowTaskCompletedEventAttributes),
+  );
+  expect(firstTask.map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean)).not.toContain('core_local_activity');
 
   const guest = testPhone();
   const confirmed = await call('POST', `/admin-api/booking/${id}/confirm`, { phone: guest, name: 'Ana K.' });

@@ -88,7 +88,9 @@ export async function bookingWorkflow(input: BookingWorkflowInput): Promise<Book
   showDetails();
 
   // ---- 0. Where the booking stands --------------------------------------------------------
-  if (localSteps) {
+  // A booking the API has just created is the DRAFT it committed: nothing to read. Any other
+  // start (the reconciler, a retried request) reads the row, which may have moved on.
+  if (localSteps && !input.createdByApi) {
     const row = await database.loadBooking(bookingId);
     if (!row) {
       log.warn('no booking row: ending without side effects', { bookingId });
@@ -101,7 +103,7 @@ export async function bookingWorkflow(input: BookingWorkflowInput): Promise<Book
       startDecisionClock();
       await askManagersAndReassureGuest();
     }
-  } else {
+  } else if (!localSteps) {
     await legacyDatabase.awaitBookingRow(bookingId);
   }
 

@@ -129,6 +129,8 @@ export const statusQuery = defineQuery<BookingState>('status');
  */
 export interface BookingWorkflowInput {
   bookingId: number;
+  /** Started by the request that committed the DRAFT row just before: the workflow need not read it. */
+  createdByApi?: boolean;
   restaurantId: number;
   startsAt: string;
   visitEndsAt: string;

@@ -189,6 +189,16 @@
     events.addEventListener('resync', () => scheduleRefresh());
     events.addEventListener('error', () => {
       $('#live').hidden = true;
+      // EventSource retries a dropped connection itself, but gives up on an error status
+      // (a 401 once the session ended, a 503): look again in a while, through the session.
+      if (events.readyState !== EventSource.CLOSED) return;
+      setTimeout(() => {
+        if (state.events !== events) return;
+        api('GET', 'api/session').then(
+          () => state.events === events && listen(restaurantId),
+          () => undefined,
+        );
+      }, 5000);
     });
   }
 

@@ -50,8 +50,10 @@ const ACTIONS_BY_STATUS = Object.fromEntries(
 );
 const FINAL_STATUSES = BOOKING_STATUSES.filter(isFinal);
 
-const entryQuery = z.object({ [LINK_QUERY]: z.string().max(2000).optional(), signin: z.string().max(20).optional() });
-const loginBody = z.object({ token: z.string().min(1).max(500) }).strict();
+/** GET /console/: `link` from the /console command; `signin=refused` is where a refused link lands. */
+export const consoleEntryQuery = z.object({ [LINK_QUERY]: z.string().max(2000).optional(), signin: z.string().max(20).optional() });
+/** POST /console/api/login. */
+export const consoleLoginBody = z.object({ token: z.string().min(1).max(500) }).strict();
 
 export interface ConsoleDeps {
   db: Db;
@@ -77,7 +79,7 @@ export function consoleRouter({ db, adminToken, consoleKey }: ConsoleDeps): Rout
   router.use(csp);
 
   router.get('/', async (req, res, next) => {
-    const link = parseQuery(req, entryQuery)[LINK_QUERY];
+    const link = parseQuery(req, consoleEntryQuery)[LINK_QUERY];
     if (link === undefined) return next();
     const claims = verifyConsoleToken(consoleKey, link, 'link');
     const principal = claims && (await principalFromClaims(db, claims));
@@ -93,7 +95,7 @@ export function consoleRouter({ db, adminToken, consoleKey }: ConsoleDeps): Rout
   router.use(express.static(PAGE_DIR, { index: 'index.html' }));
 
   router.post('/api/login', (req, res) => {
-    const { token } = parseBody(req, loginBody);
+    const { token } = parseBody(req, consoleLoginBody);
     if (!constantTimeEqual(token, adminToken)) throw unauthorized('the admin token is not valid', CONSOLE_CHALLENGE);
     startSession(req, res, consoleKey, { sub: 'admin' });
     res.status(204).end();

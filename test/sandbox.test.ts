@@ -101,9 +101,47 @@ test('book a table, claim it from the guest phone, approve it from a manager pho
   if (process.env.UPDATE_SCREENSHOTS === '1') fs.writeFileSync(path.join(ROOT, 'docs', 'sandbox.png'), shot);
 });
 
+test('the visit (#10): fire the reminder and cancel from it; reject the next booking with a reason picked from the list', async () => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const guest = page.locator('.phone[data-role="guest"]');
+  const manager = page.locator('.phone[data-role="manager"]').first();
+  const payload = (prefix: string) => page.locator(`[data-payload^="${prefix}:"]`);
+
+  // The booking the previous test approved: its reminder now, instead of 24 h before.
+  await page.click('#fire-reminder');
+  const reminder = guest.locator('.bubble.received', { has: payload('CONFIRM_VISIT') });
+  await reminder.waitFor();
+  await reminder.locator('[data-payload^="CANCEL_BOOKING:"]').click();
+  const question = guest.locator('.bubble.received', { has: payload('CANCEL_YES') });
+  await question.waitFor();
+  expect(await question.locator('.text').textContent()).toMatch(/^Cancel your booking at Demo/);
+  await question.locator('[data-payload^="CANCEL_YES:"]').click();
+  await page.locator('#status[data-status="CANCELLED"]').waitFor();
+  await guest.locator('.bubble.received', { hasText: /Done: your booking .* is cancelled/ }).waitFor();
+  expect(await page.locator('#fire-reminder').isHidden()).toBe(true);
+
+  // The next booking: rejected, then the reason from the manager's list.
+  await page.click('#book');
+  await page.waitForFunction(() => !document.querySelector('#status-history')?.textContent?.includes('CANCELLED'));
+  const id = (await page.locator('#booking-id').textContent())!.slice(1);
+  await guest.locator('[data-testid="open-whatsapp"]').click();
+  await manager.locator(`[data-payload="REJECT_BOOKING:${id}"]`).click();
+  await page.locator('#status[data-status="REJECTED"]').waitFor();
+  const reasons = manager.locator('.bubble.received', { has: page.locator('.list-picker') }).last();
+  await reasons.locator('summary').click();
+  expect(await reasons.locator('.list-row strong').allTextContents()).toEqual(['Мест нет', 'Ресторан закрыт', 'Частное мероприятие', 'Столик недоступен', 'Другая причина']);
+  await reasons.locator(`[data-payload="REJECT_REASON:${id}:fully_booked"]`).click();
+  await guest.locator('.bubble.received', { hasText: 'Reason: we are fully booked at that time' }).waitFor();
+  // The manager's pick shows in their chat as the row's title, as WhatsApp shows it.
+  await manager.locator('.bubble.sent', { hasText: 'Мест нет' }).waitFor();
+  expect(errors).toEqual([]);
+});
+
 test('the sandbox API refuses what no phone could do, and everything without the key', async () => {
   expect((await sandbox.call('POST', 'send', { from: '87011234567', text: 'hi' })).status).toBe(400);
   expect((await sandbox.call('POST', 'tap', { from: '+77015550100', messageId: 'wamid.nope', buttonId: 'APPROVE_BOOKING:1' })).status).toBe(404);
   expect((await sandbox.call('POST', 'send', { from: '+77015550100', text: 'hi' }, {})).status).toBe(401);
+  expect((await sandbox.call('POST', 'bookings/999999/reminder')).status).toBe(404);
   expect((await fetch(`${system.apiUrl}/sandbox/`)).status).toBe(401);
 });

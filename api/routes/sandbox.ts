@@ -11,8 +11,9 @@ import { phoneDigits } from '../../domain/phone';
 import type { AcceptedMessage, FakeGraphApi, InboundMessage, WebhookDelivery } from '../../sandbox/graph';
 import type { OutboundMessage } from '../../whatsapp/messages';
 import { LOCALES } from '../../whatsapp/render';
+import { fireReminderSignal } from '../../workflows/definitions';
 import type { AppDeps } from '../app';
-import { ApiError, notFound, unauthorized } from '../errors';
+import { ApiError, notAllowedInStatus, notFound, unauthorized } from '../errors';
 import { openEventStream } from '../sse';
 import { parseBody, parseId, parseQuery } from '../validation';
 import { constantTimeEqual } from '../../whatsapp/signature';
@@ -228,6 +229,21 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
       }
     }
     res.json({ id, workflowId: booking.workflowId, temporalUrl });
+  });
+
+  // The visit reminder now rather than 24 h and 2 h before the start, so it can be tried at once.
+  router.post('/api/bookings/:id/reminder', async (req, res) => {
+    const id = parseId(req, 'id', 'booking');
+    const booking = await getBooking(db, id);
+    if (!booking) throw notFound('booking', id);
+    if (booking.status !== 'APPROVED') throw notAllowedInStatus(booking.status);
+    try {
+      await temporal.workflow.getHandle(booking.workflowId).signal(fireReminderSignal);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notAllowedInStatus(booking.status);
+      throw err;
+    }
+    res.status(202).json({ id, status: booking.status });
   });
 
   router.get('/api/chats', (_req, res) => {

@@ -10,6 +10,7 @@ const state = {
   messages: [],
   booking: undefined, // the public API's answer for the last booking made here
   statusSource: undefined,
+  openList: undefined, // the list message whose rows are shown
   // This start's key, from GET /sandbox/api/session: /sandbox/api takes writes only with it in a header.
   keyHeaders: {},
 };
@@ -136,6 +137,8 @@ function followStatus(id) {
     const { status, final } = JSON.parse(e.data);
     $('#status').textContent = status;
     $('#status').dataset.status = status;
+    // Reminders go only to approved bookings.
+    $('#fire-reminder').hidden = status !== 'APPROVED';
     const item = document.createElement('li');
     item.textContent = `${new Date().toLocaleTimeString()}  ${status}`;
     $('#status-history').append(item);
@@ -247,6 +250,7 @@ function bubble(m, pane, byId) {
     meta.append(ticks);
   }
   if (m.error) add('div', 'delivery-error', `Not delivered: ${m.error}`);
+  if (m.direction === 'in' && m.status !== 'failed' && m.list) li.append(listPicker(m, pane));
   if (m.direction === 'in' && m.status !== 'failed' && (m.buttons?.length || m.link)) {
     const actions = add('div', 'actions', '');
     for (const b of m.buttons ?? []) {
@@ -260,6 +264,30 @@ function bubble(m, pane, byId) {
     }
   }
   return li;
+}
+
+/** A list message: its button opens the rows, as WhatsApp does; picking one sends it back. */
+function listPicker(m, pane) {
+  const picker = document.createElement('details');
+  picker.className = 'list-picker';
+  picker.append(Object.assign(document.createElement('summary'), { textContent: `☰ ${m.list.button}` }));
+  for (const row of m.list.rows) {
+    const button = Object.assign(document.createElement('button'), { type: 'button', className: 'list-row' });
+    button.dataset.payload = row.id;
+    button.append(Object.assign(document.createElement('strong'), { textContent: row.title }));
+    if (row.description) button.append(Object.assign(document.createElement('small'), { textContent: row.description }));
+    button.addEventListener('click', () => {
+      picker.open = false;
+      void act(pane, '/sandbox/api/tap', { messageId: m.id, buttonId: row.id });
+    });
+    picker.append(button);
+  }
+  // The chat re-renders as messages arrive; an open list stays open across it.
+  picker.open = state.openList === m.id;
+  picker.addEventListener('toggle', () => {
+    state.openList = picker.open ? m.id : state.openList === m.id ? undefined : state.openList;
+  });
+  return picker;
 }
 
 function followChats() {
@@ -280,6 +308,14 @@ async function main() {
   $('#guest-phone').addEventListener('change', renderPhones);
   $('#guest-name').addEventListener('change', renderPhones);
   $('#booking-form').addEventListener('submit', book);
+  $('#fire-reminder').addEventListener('click', async () => {
+    $('#reminder-error').textContent = '';
+    try {
+      await api('POST', `/sandbox/api/bookings/${state.booking.id}/reminder`);
+    } catch (err) {
+      $('#reminder-error').textContent = err.message;
+    }
+  });
   $('#create-demo').addEventListener('click', async () => {
     $('#create-demo').disabled = true;
     $('#demo-error').textContent = '';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { INBOX_STATES } from '../../db/messages';
 import { RETRY_AFTER_SECONDS } from '../errors';
-import { approveBody, confirmBody, listQuery as bookingListQuery, reasonBody } from '../routes/admin/bookings';
+import { approveBody, arrivalBody, confirmBody, listQuery as bookingListQuery, reasonBody } from '../routes/admin/bookings';
 import { listQuery as inboxListQuery } from '../routes/admin/inbox';
 import { memberSchema, menuItemSchema, newRestaurantSchema, restaurantPatchSchema, tableSchema } from '../routes/admin/restaurants';
 import { bookingRequest, idempotencyKeyHeader } from '../routes/bookings';
@@ -152,6 +152,12 @@ export function buildOpenApiDocument() {
       },
       '/admin-api/r/{restaurantId}/booking/{bookingId}/cancel': {
         post: decision('Cancel a PENDING or APPROVED booking', reasonBody, 'The reason is told to the guest.'),
+      },
+      '/admin-api/r/{restaurantId}/booking/{bookingId}/arrived': {
+        post: decision('The guest of an APPROVED booking arrived: SEATED', arrivalBody, 'COMPLETED follows at the end of the slot.'),
+      },
+      '/admin-api/r/{restaurantId}/booking/{bookingId}/no-show': {
+        post: decision('The guest of an APPROVED booking did not come: NO_SHOW', arrivalBody, 'Refused (409) before the start.'),
       },
       '/admin-api/r/{restaurantId}/bookings': {
         get: {

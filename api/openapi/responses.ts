@@ -135,6 +135,8 @@ export const restaurant = z
         escalateMinutes: z.number(),
         decisionTimeoutMinutes: z.number(),
         slotMinutes: z.number(),
+        reminderMinutes: z.array(z.number()),
+        guestCancelCutoffMinutes: z.number(),
       })
       .meta({ description: 'The settings in force: the null ones take the defaults from config.' }),
   })

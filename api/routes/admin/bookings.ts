@@ -10,8 +10,10 @@ import { findMembershipByUserId, getRestaurant } from '../../../db/restaurants';
 import { bookingHandle } from '../../../temporal/bookingClient';
 import {
   approveUpdate,
+  arrivedUpdate,
   cancelUpdate,
   claimUpdate,
+  noShowUpdate,
   rejectUpdate,
   type DeciderActor,
   type UpdateOutcome,
@@ -24,6 +26,8 @@ import { dateTime, idSchema, parseBody, parseId, parseQuery, PG_INT_MAX, text } 
 export const confirmBody = z.object({ phone: text({ min: 3, max: 40 }), name: text({ min: 1, max: 100 }).optional() }).strict();
 export const approveBody = z.object({ managerId: idSchema.optional() }).strict();
 export const reasonBody = z.object({ reason: text({ min: 1, max: 500 }).optional() }).strict();
+/** Arrived and no-show take no fields: the body is `{}`. */
+export const arrivalBody = z.object({}).strict();
 
 export const listQuery = z
   .object({
@@ -131,6 +135,22 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
       const actor = deciderOf(res, booking.restaurantId);
       const outcome = await decide(req, booking, (updateId) =>
         bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor, reason }], updateId }),
+      );
+      res.json(outcome);
+    });
+  }
+
+  // After the start the back office records whether the guest came, as the Arrived / No-show buttons do.
+  for (const [action, update] of [
+    ['arrived', arrivedUpdate],
+    ['no-show', noShowUpdate],
+  ] as const) {
+    router.post(`/r/:restaurantId/booking/:bookingId/${action}`, async (req, res) => {
+      const booking = await restaurantBooking(req);
+      parseBody(req, arrivalBody);
+      const actor = deciderOf(res, booking.restaurantId);
+      const outcome = await decide(req, booking, (updateId) =>
+        bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor }], updateId }),
       );
       res.json(outcome);
     });

@@ -54,6 +54,27 @@ const timezone = text({ max: 100 }).transform((value, ctx) => {
 const language = z.enum(LANGUAGES);
 /** null resets the setting to the default from config. */
 const minutes = z.number().int().min(1).max(24 * 60).nullable().optional();
+const WEEK_MINUTES = 7 * 24 * 60;
+/** Guest reminders, minutes before the start: up to two, [] for none, null for the config default. */
+const reminderMinutes = z
+  .array(z.number().int().min(1).max(WEEK_MINUTES))
+  .max(2)
+  .refine((m) => new Set(m).size === m.length, 'two reminders at the same time')
+  .transform((m) => [...m].sort((a, b) => b - a))
+  .nullable()
+  .optional();
+/** 0: guests may cancel in WhatsApp until the start. */
+const cutoffMinutes = z.number().int().min(0).max(WEEK_MINUTES).nullable().optional();
+
+const phone = text({ max: 40 }).transform((value, ctx) => {
+  const e164 = normalizePhone(value);
+  if (e164) return e164;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'not a valid phone number; use the international format with the country code, e.g. +77011234567',
+  });
+  return z.NEVER;
+});
 
 export const restaurantPatchSchema = z.strictObject({
   name: name.optional(),
@@ -63,6 +84,10 @@ export const restaurantPatchSchema = z.strictObject({
   escalateMinutes: minutes,
   decisionTimeoutMinutes: minutes,
   slotMinutes: minutes,
+  /** The number a guest is told to call (a cancel too close to the start); null: the first owner's or manager's. */
+  phone: phone.nullable().optional(),
+  reminderMinutes,
+  guestCancelCutoffMinutes: cutoffMinutes,
 });
 
 export const tableSchema = z.strictObject({
@@ -94,16 +119,6 @@ export const menuItemSchema = z
     }
   });
 
-const phone = text({ max: 40 }).transform((value, ctx) => {
-  const e164 = normalizePhone(value);
-  if (e164) return e164;
-  ctx.addIssue({
-    code: 'custom',
-    message: 'not a valid phone number; use the international format with the country code, e.g. +77011234567',
-  });
-  return z.NEVER;
-});
-
 export const memberSchema = z.strictObject({
   name,
   phone,
@@ -126,6 +141,8 @@ function restaurantView(restaurant: Restaurant, config: Config) {
       escalateMinutes: timing.escalateAfterMs / 60_000,
       decisionTimeoutMinutes: timing.decisionTimeoutMs / 60_000,
       slotMinutes: timing.slotMs / 60_000,
+      reminderMinutes: timing.reminderOffsetsMs.map((ms) => ms / 60_000),
+      guestCancelCutoffMinutes: timing.guestCancelCutoffMs / 60_000,
     },
   };
 }

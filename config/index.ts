@@ -19,6 +19,15 @@ const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).def
 // PORT=0 lets the OS pick (tests run several APIs side by side).
 const listenPort = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
+/** `host:port` to listen on, e.g. 0.0.0.0:9464; unset means the listener is off. */
+const bindAddress = optionalString.pipe(
+  z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([1-9]\d{0,4})$/, 'must be host:port, e.g. 0.0.0.0:9464')
+    .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port must be at most 65535')
+    .optional(),
+);
+
 const duration = (fallback: string) =>
   z
     .string()
@@ -73,6 +82,10 @@ const envSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(100),
   // 0 = off; otherwise the worker logs its heap, RSS and cached workflows this often (sizing).
   WORKER_MEMORY_LOG_SECONDS: z.coerce.number().int().min(0).default(0),
+  // host:port; unset = off. The Temporal SDK's Prometheus exporter (worker metrics), and the
+  // worker process's own metrics (transitions, decision latency) where no API serves them.
+  TEMPORAL_METRICS_BIND: bindAddress,
+  WORKER_METRICS_BIND: bindAddress,
   // Parsed here so a bad key is reported with every other problem; never echoed back.
   TEMPORAL_PAYLOAD_KEYS: optionalString.transform((value, ctx) => {
     if (value === undefined) return undefined;

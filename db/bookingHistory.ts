@@ -1,4 +1,6 @@
+import type { Knex } from 'knex';
 import type { Actor, BookingEvent, BookingStatus } from '../domain/booking';
+import { recordTransition } from '../observability/metrics';
 import { notifyStatusChange } from './bookingEvents';
 import type { Db } from './knex';
 
@@ -30,8 +32,10 @@ export interface Transition {
 }
 
 export async function transitionBooking(db: Db, t: Transition): Promise<TransitionResult> {
+  // Counted once committed, so a rolled-back or repeated transition is never counted.
+  let moved: { waitedSeconds?: number } | undefined;
   try {
-    return await db.transaction(async (trx) => {
+    const result = await db.transaction(async (trx): Promise<TransitionResult> => {
       const current = await trx('bookings').where('id', t.bookingId).forUpdate().first('status');
       if (!current) throw new Error(`booking ${t.bookingId} does not exist`);
       if (current.status === t.to) return { applied: true, status: t.to };
@@ -61,8 +65,11 @@ export async function transitionBooking(db: Db, t: Transition): Promise<Transiti
         .onConflict(trx.raw('(booking_id, to_status) where event is null'))
         .ignore();
       await notifyStatusChange(trx, { bookingId: t.bookingId, from: t.from, to: t.to });
+      moved = t.from === 'PENDING' ? { waitedSeconds: await secondsSinceClaim(trx, t.bookingId) } : {};
       return { applied: true, status: t.to };
     });
+    if (moved) recordTransition(t.from, t.to, moved.waitedSeconds);
+    return result;
   } catch (err) {
     // The exclusion constraint: another booking took this table's slot first.
     if ((err as { code?: string }).code === '23P01') {
@@ -70,6 +77,15 @@ export async function transitionBooking(db: Db, t: Transition): Promise<Transiti
     }
     throw err;
   }
+}
+
+/** How long the booking has waited for a decision: since its PENDING history row. */
+async function secondsSinceClaim(trx: Knex.Transaction, bookingId: number): Promise<number | undefined> {
+  const row = await trx('booking_history')
+    .where({ booking_id: bookingId, to_status: 'PENDING' })
+    .whereNull('event')
+    .first(trx.raw('extract(epoch from now() - created_at)::float8 as seconds'));
+  return row?.seconds;
 }
 
 /**

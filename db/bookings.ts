@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { BookingStatus } from '../domain/booking';
 import { BOOKING_STATUSES, isFinal, TABLE_HOLDING_STATUSES } from '../domain/booking';
 import type { RestaurantTimingSettings } from '../domain/timing';
+import { recordTransition } from '../observability/metrics';
 import type { Db } from './knex';
 
 export interface BookingRow {
@@ -252,6 +253,7 @@ export async function insertDraftBooking(db: Db | Knex.Transaction, b: NewBookin
     },
   );
   if (!rows[0]) throw new SlotTakenError(b.tableId);
+  recordTransition(undefined, 'DRAFT');
   return rows[0];
 }
 

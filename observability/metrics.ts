@@ -71,3 +71,44 @@ export const bookingWorkflowsRepaired = new client.Counter({
   labelNames: ['status'] as const,
   registers: [registry],
 });
+
+export const bookingTransitions = new client.Counter({
+  name: 'booking_transitions_total',
+  help: 'Booking status changes committed, by from and to status (from="none": a new DRAFT booking)',
+  labelNames: ['from', 'to'] as const,
+  registers: [registry],
+});
+
+export const decisionSeconds = new client.Histogram({
+  name: 'booking_decision_seconds',
+  help: 'Time a claimed booking waited in PENDING, by the status it left for (APPROVED, REJECTED: a decision; EXPIRED, CANCELLED)',
+  labelNames: ['outcome'] as const,
+  // Decisions come in seconds to minutes; the reminder, escalation and timeout defaults are 10, 20 and 45 minutes.
+  buckets: [15, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600],
+  registers: [registry],
+});
+
+/** One committed status change; `waitedSeconds` for a booking leaving PENDING. */
+export function recordTransition(from: string | undefined, to: string, waitedSeconds?: number): void {
+  bookingTransitions.inc({ from: from ?? 'none', to });
+  if (waitedSeconds !== undefined) decisionSeconds.observe({ outcome: to }, waitedSeconds);
+}
+
+export const decisionBacklogBookings = new client.Gauge({
+  name: 'booking_decision_backlog',
+  help: 'Bookings waiting for a manager decision (PENDING), read from the database at each scrape',
+  registers: [registry],
+});
+
+export const decisionBacklogOldestSeconds = new client.Gauge({
+  name: 'booking_decision_backlog_oldest_seconds',
+  help: 'How long the oldest booking waiting for a decision has waited since its claim, read at each scrape',
+  registers: [registry],
+});
+
+export const messageStatuses = new client.Counter({
+  name: 'whatsapp_message_statuses_total',
+  help: "Meta's status reports on our messages stored, by status (sent, delivered, read, failed); a redelivered report counts again",
+  labelNames: ['status'] as const,
+  registers: [registry],
+});

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { metricsApp } from '../api/routes/metrics';
 import { sandboxPageUrl } from '../api/routes/sandbox';
 import { uiOriginsOf } from '../api/routes/codec';
 import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
@@ -115,7 +116,13 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     }
 
     if (roles.worker) {
-      installTemporalRuntime(logger);
+      installTemporalRuntime(logger, { metricsBind: config.TEMPORAL_METRICS_BIND });
+      // Without an API in this process nobody serves the metrics the worker counts.
+      if (!roles.api && config.WORKER_METRICS_BIND) {
+        const server = await listen(metricsApp(config), config.WORKER_METRICS_BIND);
+        stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+        log(`worker metrics on http://${config.WORKER_METRICS_BIND}/metrics`);
+      }
       const connection = await NativeConnection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
       log('bundling workflows and starting the worker ...');
@@ -148,4 +155,15 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
     await stop();
     throw err;
   }
+}
+
+/** An HTTP server for `app` on `host:port`, once it listens. */
+async function listen(app: http.RequestListener, bind: string): Promise<http.Server> {
+  const at = bind.lastIndexOf(':');
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(bind.slice(at + 1)), bind.slice(0, at).replace(/^\[|\]$/g, ''), resolve);
+  });
+  return server;
 }

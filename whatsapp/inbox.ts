@@ -14,7 +14,7 @@ import {
 } from '../db/messages';
 import { phoneFromWaId } from '../domain/phone';
 import type { Logger } from '../observability/logger';
-import { inboxDeadRows, inboxLagSeconds, inboxPendingRows, inboxRows } from '../observability/metrics';
+import { inboxDeadRows, inboxLagSeconds, inboxPendingRows, inboxRows, messageStatuses } from '../observability/metrics';
 import type { ProcessOutcome } from './inbound';
 import type { WebhookEvent } from './webhookPayload';
 
@@ -57,6 +57,7 @@ export async function recordWebhookEvents(db: Db, events: WebhookEvent[], opts: 
     }
   }
   const recorded = await recordWebhookBatch(db, { messages, statuses, floodLimit: opts.floodLimitPerMinute });
+  for (const s of statuses) messageStatuses.inc({ status: s.status });
   return { ...recorded, foreignStatuses };
 }
 

@@ -1,18 +1,41 @@
-import { Router } from 'express';
-import type { AppDeps } from '../app';
+import express, { Router } from 'express';
+import type { Config } from '../../config';
+import { decisionBacklog } from '../../db/backlog';
+import type { Db } from '../../db/knex';
+import { decisionBacklogBookings, decisionBacklogOldestSeconds, registry } from '../../observability/metrics';
 import { requireBearer } from '../auth';
-import { registry } from '../../observability/metrics';
+import { errorHandler, notFoundHandler } from '../errors';
+
+/** Gauges read from the database when scraped, so they are as fresh as the scrape (two indexed lookups). */
+async function refreshDatabaseGauges(db: Db): Promise<void> {
+  const backlog = await decisionBacklog(db);
+  decisionBacklogBookings.set(backlog.pending);
+  decisionBacklogOldestSeconds.set(backlog.oldestSeconds);
+}
 
 /**
  * GET /metrics in Prometheus' text format. Open when METRICS_TOKEN is unset (a scraper on a
  * private network); with it, only `Authorization: Bearer <METRICS_TOKEN>` gets in, since
- * the series name routes, outcomes and volumes that are nobody else's business.
+ * the series name routes, outcomes and volumes that are nobody else's business. With `db`
+ * (the API's) the database gauges are read at each scrape; a database that does not answer
+ * leaves them as they were and the rest is still served.
  */
-export function metricsRouter({ config }: Pick<AppDeps, 'config'>): Router {
+export function metricsRouter({ config, db }: { config: Pick<Config, 'METRICS_TOKEN'>; db?: Db }): Router {
   const router = Router();
   if (config.METRICS_TOKEN !== undefined) router.use('/metrics', requireBearer(config.METRICS_TOKEN, 'metrics', 'metrics'));
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', async (req, res) => {
+    if (db) await refreshDatabaseGauges(db).catch((err) => req.log.warn({ err }, 'database gauges not refreshed'));
     res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(await registry.metrics());
   });
   return router;
+}
+
+/** What a worker-only process serves at WORKER_METRICS_BIND: its own counters, no database gauges (the API's). */
+export function metricsApp(config: Pick<Config, 'METRICS_TOKEN'>): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(metricsRouter({ config }));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
 }

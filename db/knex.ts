@@ -5,6 +5,7 @@ import * as inboxIndex from './migrations/002_inbox_index';
 import * as inboxLease from './migrations/003_inbox_lease';
 import * as visit from './migrations/004_visit';
 import * as statsIndexes from './migrations/005_stats_indexes';
+import * as outboundSent from './migrations/006_outbound_sent';
 
 // Bigint counts and numeric aggregates arrive as strings by default; ours fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '003_inbox_lease': inboxLease,
   '004_visit': visit,
   '005_stats_indexes': statsIndexes,
+  '006_outbound_sent': outboundSent,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

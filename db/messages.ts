@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import type { Db } from './knex';
 
 /**
@@ -96,55 +95,44 @@ export async function claimOutbound(
   m: NewOutbound,
   opts: { status: 'sending' | 'queued'; leaseMs: number },
 ): Promise<{ claimed: boolean; row: OutboundRecord }> {
-  const { rows } = await db.raw<{ rows: { id: number }[] }>(
-    `insert into whatsapp_messages as m (direction, phone, booking_id, purpose, idempotency_key, payload, status)
-     values ('out', ?, ?, ?, ?, ?::jsonb, ?)
-     on conflict (idempotency_key) do update
-       set status = excluded.status, payload = excluded.payload, error_code = null, error_title = null,
-           processed_at = null, updated_at = now()
-       where m.provider_message_id is null
-         and (m.status in ('retrying', 'failed')
-              or (m.status = 'queued' and excluded.status = 'sending')
-              or (m.status = 'sending' and m.updated_at < now() - make_interval(secs => ?)))
-     returning m.id`,
-    [m.phone, m.bookingId ?? null, m.purpose, m.idempotencyKey, JSON.stringify(m.payload), opts.status, opts.leaseMs / 1000],
+  // One round trip in the usual cases: the row this call inserted or took over comes back from
+  // the insert, a row it left alone (sent already, another sender's live claim) from the select.
+  const { rows } = await db.raw<{ rows: (WhatsAppMessageRow & { claimed: boolean })[] }>(
+    `with claimed as (
+       insert into whatsapp_messages as m (direction, phone, booking_id, purpose, idempotency_key, payload, status)
+       values ('out', ?, ?, ?, ?, ?::jsonb, ?)
+       on conflict (idempotency_key) do update
+         set status = excluded.status, payload = excluded.payload, error_code = null, error_title = null,
+             processed_at = null, updated_at = now()
+         where m.provider_message_id is null
+           and (m.status in ('retrying', 'failed')
+                or (m.status = 'queued' and excluded.status = 'sending')
+                or (m.status = 'sending' and m.updated_at < now() - make_interval(secs => ?)))
+       returning ${returning('m')}
+     )
+     select *, true as claimed from claimed
+     union all
+     select ${returning('w')}, false from whatsapp_messages as w
+     where w.idempotency_key = ? and w.direction = 'out' and not exists (select from claimed)`,
+    [m.phone, m.bookingId ?? null, m.purpose, m.idempotencyKey, JSON.stringify(m.payload), opts.status, opts.leaseMs / 1000, m.idempotencyKey],
   );
+  if (rows[0]) {
+    const { claimed, ...row } = rows[0];
+    return { claimed, row: withRound(row) };
+  }
+  // Left alone because another sender inserted it meanwhile: committed after this statement's
+  // snapshot, so only a new one sees it.
   const row = await findOutboundByIdempotencyKey(db, m.idempotencyKey);
   if (!row) throw new Error(`outbound message ${m.idempotencyKey} vanished`);
-  return { claimed: rows.length > 0, row };
+  return { claimed: false, row };
 }
 
 // Status webhooks may arrive before the sender has stored the wamid they refer to. Both sides
-// take this lock per wamid, so one of them always sees the other's committed write. The
-// webhook's side is whatsapp_record_delivery (migration 003, which freezes the same namespace).
-const STATUS_LOCK_NAMESPACE = 0x7761; // "wa"
-async function lockMessageIds(trx: Knex.Transaction, ids: string[]): Promise<void> {
-  if (!ids.length) return;
-  // The locks are the hashes, so they are taken in hash order (not wamid order): two wamids
-  // sharing a hash would otherwise let two batches take the same locks in opposite orders.
-  await trx.raw(
-    `select pg_advisory_xact_lock(?, h) from (select distinct hashtext(id) as h from unnest(?::text[]) as id order by 1) as locks`,
-    [STATUS_LOCK_NAMESPACE, ids],
-  );
-}
-
-/**
- * Brings outbound rows up to the best status recorded for them (never backwards). A move to
- * `failed` stores Meta's first error and leaves the row for the inbox to hand to the workflow.
- * The ranking lives in the SQL function (migration 003), which the webhook's write uses too.
- */
-async function applyRecordedStatuses(trx: Knex.Transaction, ids: string[]): Promise<void> {
-  if (ids.length) await trx.raw('select whatsapp_apply_statuses(?::text[])', [ids]);
-}
-
+// take an advisory lock per wamid (whatsapp_mark_sent, migration 006, and the webhook's
+// whatsapp_record_delivery, migration 003), so one of them always sees the other's committed write.
+/** The wamid of an accepted send, and any status that arrived for it first (migration 006: one round trip). */
 export async function markOutboundSent(db: Db, id: number, providerMessageId: string): Promise<void> {
-  await db.transaction(async (trx) => {
-    await lockMessageIds(trx, [providerMessageId]);
-    await trx('whatsapp_messages')
-      .where({ id })
-      .update({ provider_message_id: providerMessageId, status: 'sent', error_code: null, error_title: null, updated_at: trx.fn.now() });
-    await applyRecordedStatuses(trx, [providerMessageId]);
-  });
+  await db.raw('select whatsapp_mark_sent(?, ?)', [id, providerMessageId]);
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import pino from 'pino';
 import { request } from 'undici';
+import { createConsoleLinks } from '../api/console/link';
 import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH, type WhatsAppWebhookDeps, type WhatsAppWebhookRouter } from '../api/routes/whatsappWebhook';
 import { insertDraftBooking } from '../db/bookings';
 import { getBookingDetails } from '../db/bookingViews';
@@ -530,6 +531,23 @@ describe('POST: the visit (#10): guest and manager taps, commands', () => {
     expect(await signals(b.workflowId)).toEqual([]);
   });
 
+  it('/console gives a restaurant member a sign-in link in their language; others are refused', async () => {
+    const links = createConsoleLinks({
+      db: t.db,
+      config: { CONSOLE_LINK_SECRET: undefined, CONSOLE_LINK_TTL: 15 * 60_000, PUBLIC_URL: 'https://booking.example.com' },
+      adminToken: 'webhook-test-admin-token-0123456789',
+      listeningAt: () => undefined,
+    });
+    const withLinks = await startApp({ consoleLinks: links });
+    const manager = restaurant.managers[0];
+    const [asked, stranger] = [textMessage(manager.phone, '/console'), textMessage(testPhone(), '/console')];
+    for (const m of [asked, stranger]) expect(await deliver(m.body, { url: withLinks.url })).toBe(200);
+    await withLinks.router.inbox.drain();
+    // The restaurant's managers write Kazakh.
+    expect(textOf(repliesTo(asked.id)[0])).toMatch(/^Сіздің консоліңіз \(Test Bistro\): https:\/\/booking\.example\.com\/console\/\?link=\S+\n\d\d:\d\d дейін жарамды/);
+    expect(textOf(repliesTo(stranger.id)[0])).toMatch(/^Извините, это могут сделать только менеджеры/);
+  });
+
   it('unknown text gets the help once a day; /help always does', async () => {
     const guest = testPhone();
     const [hello, again, help] = [textMessage(guest, 'hello?'), textMessage(guest, 'anyone there?'), textMessage(guest, '/help')];
@@ -553,6 +571,23 @@ describe('POST: statuses', () => {
     await markOutboundSent(t.db, row.id, id);
     return { key, id };
   }
+
+  it("gives a sender racing another for the same idempotency key the other's row, unclaimed", async () => {
+    const key = `test:${randomBytes(4).toString('hex')}`;
+    const message = { idempotencyKey: key, phone: '+77011234567', purpose: 'guestHelp', payload: {} };
+    // The other sender's insert, not yet committed when this claim's statement starts.
+    const trx = await t.db.transaction();
+    await trx.raw(`insert into whatsapp_messages (direction, phone, purpose, idempotency_key, payload, status) values ('out', ?, 'guestHelp', ?, '{}', 'sending')`, [message.phone, key]);
+    const racing = claimOutbound(t.db, message, { status: 'sending', leaseMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await trx.commit();
+    const { claimed, row } = await racing;
+    expect(claimed).toBe(false);
+    expect(row).toMatchObject({ idempotencyKey: key, status: 'sending' });
+    // Once sent, a later claim of the same key is refused in the one statement.
+    await markOutboundSent(t.db, row.id, wamid());
+    expect(await claimOutbound(t.db, message, { status: 'sending', leaseMs: 60_000 })).toMatchObject({ claimed: false, row: { id: row.id, status: 'sent' } });
+  });
 
   it('never moves a message backwards, and stores each (message, status) once', async () => {
     const m = await sentMessage();

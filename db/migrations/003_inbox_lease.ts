@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
  * `select whatsapp_record_delivery(...)`, one statement and one commit. They are VOLATILE
  * plpgsql, so each statement inside takes a fresh snapshot: the status insert and update run
  * after the per-wamid advisory lock is granted and see what the lock holder committed (the
- * same lock markOutboundSent takes; see lockMessageIds in db/messages.ts).
+ * same lock markOutboundSent takes: whatsapp_mark_sent, migration 006).
  *
  * Frozen like every shipped migration: a later change is a new migration with `create or replace`.
  */

@@ -8,6 +8,8 @@ import type { Db } from './knex';
  */
 export interface MessageLogFilter {
   bookingId?: number;
+  /** Messages about this restaurant's bookings. */
+  restaurantId?: number;
   /** E.164, as stored. */
   phone?: string;
   direction?: 'in' | 'out';
@@ -61,6 +63,9 @@ export async function listMessageLog(db: Db, f: MessageLogFilter): Promise<Messa
   if (f.status !== undefined) q.where('m.status', f.status);
   if (f.purpose !== undefined) q.where('m.purpose', f.purpose);
   if (f.beforeId !== undefined) q.where('m.id', '<', f.beforeId);
+  if (f.restaurantId !== undefined) {
+    q.whereExists((sub) => sub.select(db.raw('1')).from('bookings as b').whereRaw('b.id = m.booking_id').where('b.restaurant_id', f.restaurantId!));
+  }
   if (f.memberUserId !== undefined) {
     q.whereExists((sub) =>
       sub

@@ -273,6 +273,7 @@ describe('GET /admin-api/messages', () => {
       [{ phone }, (m) => m.phone === phone],
       // The phone as a person types it finds the same messages.
       [{ phone: phone.replace(/^\+7(\d{3})(\d{3})(\d{4})$/, '+7 ($1) $2-$3') }, (m) => m.phone === phone],
+      [{ restaurantId: other.restaurantId }, (m) => bookings.some((b) => b.id === m.bookingId && b.restaurantId === other.restaurantId)],
       [{ direction: 'in' }, (m) => m.direction === 'in'],
       [{ status: 'failed' }, (m) => m.status === 'failed'],
       [{ purpose: 'managerReminder' }, (m) => m.purpose === 'managerReminder'],
@@ -301,6 +302,10 @@ describe('GET /admin-api/messages', () => {
     const res = await get('/messages', { managerId: home.managers[0].userId, bookingId: foreign.bookingId! });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ items: [], nextCursor: null });
+    // Their own restaurant by name is fine; another one is refused, as in the statistics.
+    expect(idsOf((await all({ managerId: home.managers[0].userId, restaurantId: home.restaurantId })) as { id: number }[])).toEqual(newestFirst(expected));
+    const refused = await get('/messages', { managerId: home.managers[0].userId, restaurantId: other.restaurantId });
+    expectError(refused, 403, 'forbidden');
   });
 
   test.each([
@@ -314,7 +319,8 @@ describe('GET /admin-api/messages', () => {
     [{ purpose: 'x'.repeat(65) }, 'purpose'],
     [{ cursor: 'not-a-cursor' }, 'cursor'],
     [{ cursor: Buffer.from('0').toString('base64url') }, 'cursor'],
-    [{ restaurantId: 1 }, 'restaurantId'],
+    [{ restaurantId: 'x' }, 'restaurantId'],
+    [{ restaurantId: 1, from: '2030-01-01T00:00:00Z' }, 'from'],
   ])('bad query %j is 400 validation_failed naming %s', async (query, field) => {
     const res = await get('/messages', query as Record<string, string | number>);
     expectError(res, 400, 'validation_failed');

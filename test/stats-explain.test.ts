@@ -18,6 +18,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 let t: TestDatabase;
 let client: pg.Client;
 let managerId: number;
+let managerRestaurantId: number;
 let someBookingId: number;
 let somePhone: string;
 
@@ -31,6 +32,7 @@ beforeAll(async () => {
   const [restaurant] = await t.db('restaurants').orderBy('id').limit(1).select('id');
   await t.db('restaurant_memberships').insert({ user_id: userId, restaurant_id: restaurant.id, role: 'manager' });
   managerId = userId;
+  managerRestaurantId = restaurant.id;
 
   // A year of bookings over 20 restaurants, each in its own slot (the no-overlap constraint).
   // Statuses cycle through approved, rejected, expired, cancelled and draft; one in a thousand waits for a decision.
@@ -130,6 +132,7 @@ test.each([
   ['a phone', () => ({ phone: somePhone })],
   ['failed ones', { status: 'failed' }],
   ['a purpose and a direction', { purpose: 'managerReminder', direction: 'out' as const }],
+  ['a restaurant', () => ({ restaurantId: managerRestaurantId })],
   ['a manager', () => ({ memberUserId: managerId })],
   ['a manager, second page', () => ({ memberUserId: managerId, beforeId: 150_000 })],
 ])('the message log filtered by %s reads indexes only', async (_name, filter) => {

@@ -5,13 +5,14 @@ import { listMessageLog, type MessageLogRow } from '../../../db/messageLog';
 import type { AppDeps } from '../../app';
 import { validationFailed } from '../../errors';
 import { idSchema, parseQuery, PG_INT_MAX, text } from '../../validation';
-import { viewAsField, viewerOf } from '../../viewer';
+import { requireRestaurantAccess, viewAsField, viewerOf } from '../../viewer';
 
 /** Purposes and statuses are our own identifiers (domain/notifications.ts, db/messages.ts): letters and underscores. */
 const identifier = z.string().regex(/^[A-Za-z_]{1,64}$/, 'must be 1 to 64 letters or underscores');
 
 export const messageLogQuery = z.strictObject({
   bookingId: z.coerce.number().pipe(idSchema).optional(),
+  restaurantId: z.coerce.number().pipe(idSchema).optional(),
   phone: text({ min: 3, max: 40 })
     .transform((value, ctx) => {
       const e164 = normalizePhone(value);
@@ -41,7 +42,8 @@ function decodeCursor(cursor: string): number {
 /**
  * GET /admin-api/messages. The admin sees every message with full phone numbers and payloads;
  * a manager (or an admin with managerId) sees only messages about bookings of their
- * restaurants, phones masked and without payloads (which repeat names and numbers).
+ * restaurants, phones masked and without payloads (which repeat names and numbers), and
+ * naming another restaurant in `restaurantId` is 403 forbidden.
  */
 export function adminMessagesRouter({ db }: Pick<AppDeps, 'db'>): Router {
   const router = Router();
@@ -50,8 +52,10 @@ export function adminMessagesRouter({ db }: Pick<AppDeps, 'db'>): Router {
     const q = parseQuery(req, messageLogQuery);
     const viewer = viewerOf(res, q);
     const member = viewer.role === 'member';
+    if (q.restaurantId !== undefined) await requireRestaurantAccess(db, viewer, q.restaurantId);
     const rows = await listMessageLog(db, {
       bookingId: q.bookingId,
+      restaurantId: q.restaurantId,
       phone: q.phone,
       direction: q.direction,
       status: q.status,

@@ -39,6 +39,7 @@ export const NOTIFICATION_PURPOSES = [
   'guestCancelRefused', // too close to the start (with the restaurant's number), or no longer cancellable
   'rejectReasonRequest', // the manager who rejected: a list of reasons
   'arrivalCheck', // managers after the start: Arrived / No-show
+  'consoleLink', // a manager or owner sent /console: their sign-in link to the console
 ] as const;
 export type NotificationPurpose = (typeof NOTIFICATION_PURPOSES)[number];
 
@@ -89,6 +90,8 @@ export interface Notification {
     reasonCode?: RejectReasonCode;
     /** guestCancelRefused: the restaurant's cutoff, when that is why. */
     cutoffMinutes?: number;
+    /** consoleLink: the sign-in link, until when it works (ISO-8601, shown in `timeZone`), the restaurants it opens. */
+    console?: { link: string; expiresAt: string; timeZone: string; restaurants: string[] };
   };
   /** Reply to the inbound message that caused this one, when there is one. */
   replyTo?: string;

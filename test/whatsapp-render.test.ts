@@ -46,7 +46,13 @@ const notification = (purpose: NotificationPurpose, language: Language, extra: P
   recipient: { role: purpose.startsWith('guest') || purpose.startsWith('claim') ? 'guest' : 'manager', phone: '+77019876543', language },
   booking,
   bookings: [booking, later],
-  facts: { decision: 'APPROVED', decidedBy: 'Aigerim', reason: 'Fully booked', cutoffMinutes: 120 },
+  facts: {
+    decision: 'APPROVED',
+    decidedBy: 'Aigerim',
+    reason: 'Fully booked',
+    cutoffMinutes: 120,
+    console: { link: 'https://booking.example.com/console/?link=abc', expiresAt: '2026-01-12T14:45:00.000Z', timeZone: 'Asia/Almaty', restaurants: ['Dastarkhan'] },
+  },
   ...extra,
 });
 
@@ -322,6 +328,14 @@ describe('the visit (#10)', () => {
     expect(textOf(renderNotification(notification('guestCancelRefused', 'ru', { facts: { cutoffMinutes: 90 } })))).toContain('90 минут');
     const done = textOf(renderNotification(notification('guestCancelRefused', 'en', { facts: { decision: 'REJECTED' } })));
     expect(done).toBe('Booking #42 can no longer be cancelled: it is declined.');
+  });
+});
+
+describe('consoleLink', () => {
+  it('gives the link and until when it works, in the restaurant\'s time', () => {
+    expect(textOf(renderNotification(notification('consoleLink', 'ru')))).toBe(
+      'Ваша консоль (Dastarkhan): https://booking.example.com/console/?link=abc\nДействует до 19:45. Не пересылайте её: по ней выполняется вход.',
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
+import type { ConsoleLinks } from '../api/console/link';
 import { PG_INT_MAX } from '../api/validation';
 import type { Config } from '../config';
 import { findBookingByClaimCode, getBooking, latestBookingForPhone, type BookingRow } from '../db/bookings';
@@ -45,6 +46,8 @@ export interface InboundDeps {
   temporal: WorkflowSignaller;
   logger: Logger;
   channel: NotificationChannel;
+  /** Sign-in links for `/console`; without them the command is answered like any other text. */
+  consoleLinks?: ConsoleLinks;
 }
 
 // gRPC DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE: Temporal is down or overloaded.
@@ -80,7 +83,12 @@ interface Sender {
   messageId: string;
 }
 
-const COMMANDS = { status: /^\s*\/status\b/i, cancel: /^\s*\/cancel\b/i, help: /^\s*\/(help|start)\b/i } as const;
+const COMMANDS = {
+  status: /^\s*\/status\b/i,
+  cancel: /^\s*\/cancel\b/i,
+  help: /^\s*\/(help|start)\b/i,
+  console: /^\s*\/console\b/i,
+} as const;
 // Unknown text gets the help at most this often per sender; /help always gets it.
 const HELP_INTERVAL_MS = 24 * 60 * 60_000;
 // Bookings a /status or /cancel reply shows: a list message holds ten rows.
@@ -273,6 +281,30 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return {};
   }
 
+  /** /console from a manager or owner: a sign-in link to the console of their restaurants. */
+  async function consoleLink(from: Sender, links: ConsoleLinks): Promise<ProcessOutcome> {
+    const link = await links.forPhone(from.phone);
+    if (!link) {
+      logger.warn({ security: 'unauthorized_console', from: maskPhone(from.phone) }, '/console from someone who is no restaurant member');
+      await reply(from, 'notAuthorized');
+      return {};
+    }
+    const restaurant = await getRestaurant(db, link.member.restaurantId);
+    const language = link.member.language ?? asLanguage(restaurant?.managerLanguageCode) ?? deps.config.DEFAULT_LANGUAGE;
+    await reply(from, 'consoleLink', {
+      recipient: { role: link.member.role, id: link.member.userId, name: link.member.name, language },
+      facts: {
+        console: {
+          link: link.url,
+          expiresAt: link.expiresAt.toISOString(),
+          timeZone: restaurant?.timezone ?? 'UTC',
+          restaurants: link.restaurants.map((r) => r.name),
+        },
+      },
+    });
+    return {};
+  }
+
   /** A manager asked to type a rejection reason (REJECT_REASON_WAIT ago at most) sent text: it is the reason. */
   async function typedRejectReason(row: WhatsAppMessageRow, from: Sender, text: string): Promise<ProcessOutcome | undefined> {
     const bookingId = await awaitedRejectReason(db, {
@@ -320,6 +352,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     if (COMMANDS.status.test(text)) return upcoming(from, 'status');
     if (COMMANDS.cancel.test(text)) return upcoming(from, 'cancel');
     if (COMMANDS.help.test(text)) return help(from, true);
+    if (COMMANDS.console.test(text) && deps.consoleLinks) return consoleLink(from, deps.consoleLinks);
     const reason = event.kind === 'text' && text.trim() ? await typedRejectReason(row, from, text) : undefined;
     return reason ?? help(from, false);
   }

@@ -192,6 +192,12 @@ const TEXTS: Record<TextPurpose, (n: Notification, t: Translate) => string> = {
     );
   },
   rejectReasonTypePrompt: (n, t) => t('rejectReasonTypePrompt', { id: requireBooking(n).id }),
+  consoleLink: (n, t) => {
+    const c = n.facts?.console;
+    if (!c) throw new Error('a consoleLink message needs the link');
+    const time = formatWhen(c.expiresAt, c.timeZone, n.recipient.language).time;
+    return t('consoleLink', { link: c.link, time, restaurants: c.restaurants.join(', ') });
+  },
   notAuthorized: (_n, t) => t('notAuthorized'),
   slowDown: (_n, t) => t('slowDown'),
 };

@@ -1,5 +1,6 @@
 import express, { Router, type ErrorRequestHandler } from 'express';
 import type { Config } from '../../config';
+import type { ConsoleLinks } from '../console/link';
 import type { Db } from '../../db/knex';
 import type { NotificationChannel } from '../../domain/notifications';
 import type { Logger } from '../../observability/logger';
@@ -29,6 +30,8 @@ export interface WhatsAppWebhookDeps {
   temporal: WorkflowSignaller;
   logger: Logger;
   channel: NotificationChannel;
+  /** Sign-in links the `/console` command sends (api/console/link.ts). */
+  consoleLinks?: ConsoleLinks;
   /** How often the inbox looks for leftovers once started (default 5 s). */
   inboxIntervalMs?: number;
   /** The inbox's first retry delay (default 1 s). */

@@ -12,7 +12,7 @@ import { getWorkflowBundle, quietRuntime } from './helpers/temporal';
 quietRuntime();
 const files = fs.readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
-test('fixtures exist for the main paths of a booking, recorded before and after the local-steps patch', () => {
+test('fixtures exist for the main paths of a booking, recorded before and after the local-steps and visit patches', () => {
   expect(files).toEqual(
     expect.arrayContaining([
       // Recorded before LOCAL_STEPS_PATCH (workflows/booking.ts): they must keep taking the old path.
@@ -24,6 +24,13 @@ test('fixtures exist for the main paths of a booking, recorded before and after 
       'timeskip-cancelled.json',
       'timeskip-resume-pending.json',
       'timeskip-resume-final.json',
+      // Recorded before VISIT_PATCH: no reminders, no reason wait, no arrival check, no guest cancel cutoff.
+      'pre-visit-whatsapp-reject.json',
+      'pre-visit-approved-to-end.json',
+      'pre-visit-guest-cancel-late.json',
+      'visit-completed.json',
+      'visit-no-show.json',
+      'visit-reject-reason-timeout.json',
     ]),
   );
 });

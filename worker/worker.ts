@@ -3,26 +3,31 @@ import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worke
 import type { Config } from '../config';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { Logger } from '../observability/logger';
-import { bundleWorkflowsInChild } from './bundle';
+import { bundleWorkflowsInChild, prebuiltWorkflowBundle } from './bundle';
 
 export interface BookingWorkerOptions extends ActivityDeps {
   config: Config;
   connection: NativeConnection;
   /** The payload encryption (temporal/codec.ts); the same as the clients'. */
   dataConverter: DataConverter;
-  /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start, in a child process. */
+  /**
+   * A prebuilt bundle (tests build one per run); otherwise the build's (dist/workflow-bundle.js),
+   * and from source the workflows are bundled at start, in a child process.
+   */
   workflowBundle?: WorkflowBundle;
 }
 
 /** The worker that runs booking workflows and their activities on the configured task queue. */
 export async function createBookingWorker(opts: BookingWorkerOptions): Promise<Worker> {
   const { config, connection, dataConverter, workflowBundle, ...deps } = opts;
+  const prebuilt = workflowBundle ? undefined : prebuiltWorkflowBundle();
+  if (prebuilt) deps.logger.info({ codePath: prebuilt.codePath }, 'workflows from the prebuilt bundle');
   const worker = await Worker.create({
     connection,
     dataConverter,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowBundle: workflowBundle ?? (await bundleWorkflowsInChild(dataConverter)),
+    workflowBundle: workflowBundle ?? prebuilt ?? (await bundleWorkflowsInChild(dataConverter)),
     activities: createActivities({ config, ...deps }),
     // Bounds memory however many bookings are open; an evicted one replays on its next event.
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,

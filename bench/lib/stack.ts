@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { findFreePort, startDevServer, type DevServerHandle } from '../../tempor
 import { provisionTemporalCli } from '../../temporal/provision';
 import { GRAPH_ACCESS_TOKEN, startGraphStandIn, type GraphStandIn } from './graph';
 import { webhookSender, PHONE_NUMBER_ID, type WebhookSender } from './meta';
-import { findPid, killGroup, spawnGroup, type Child } from './processes';
+import { findPid, killGroup, REPO_ROOT, spawnGroup, type Child } from './processes';
 import { until } from './stats';
 
 /**
@@ -19,6 +20,7 @@ import { until } from './stats';
  * its state in a SQLite file (so it survives a kill), the fake Graph API standing in for
  * Meta, and `npm run api` / `npm run worker` as separate processes configured only through
  * the environment — the entry points that stay stable while the code behind them changes.
+ * Under NODE_ENV=production they run the compiled dist/, so the stack builds this tree first.
  */
 export const APP_SECRET = 'bench-app-secret';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
@@ -85,6 +87,9 @@ export interface StackOptions {
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const log = o.log ?? (() => {});
+  log('building (npm run build)');
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wa-booking-${o.name}-`));
   // As root, Postgres runs as the `postgres` user, which must be able to enter this directory.
   fs.chmodSync(dir, 0o755);

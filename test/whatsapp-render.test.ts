@@ -280,6 +280,11 @@ describe('the visit (#10)', () => {
     expect(m.interactive.action.button).toBe(LOCALES.ru.buttons.chooseBooking);
   });
 
+  it('answers about one booking that has moved on with its status', () => {
+    const done = { ...booking, status: 'COMPLETED' as const };
+    expect(textOf(renderNotification(notification('guestStatus', 'en', { booking: done, bookings: undefined })))).toMatch(/^Your booking #42 is completed\.\n\n🍽 Restaurant: Dastarkhan/);
+  });
+
   it.each(LANGUAGES)('%s /status lists every upcoming booking', (lang) => {
     const text = textOf(renderNotification(notification('guestStatus', lang)));
     expect(text).toContain('#42');

@@ -137,16 +137,14 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
 
   type Reply = Partial<Pick<Notification, 'booking' | 'bookings' | 'facts' | 'round'>> & { recipient?: Omit<Recipient, 'phone'> };
 
-  async function recipientFor(to: Sender, r: Reply): Promise<Recipient> {
-    return r.recipient
-      ? { ...r.recipient, phone: to.phone }
+  /**
+   * Answers the sender; without a recipient they are addressed as a guest in their language.
+   * A refusal by Meta is logged and ends the matter; a retryable failure retries the whole row.
+   */
+  async function reply(to: Sender, purpose: NotificationPurpose, { recipient: who, ...rest }: Reply = {}): Promise<void> {
+    const recipient: Recipient = who
+      ? { ...who, phone: to.phone }
       : { role: 'guest', phone: to.phone, name: to.name, language: (await guestSituation(to.phone)).language };
-  }
-
-  /** A refusal by Meta is logged and ends the matter; a retryable failure retries the whole row. */
-  async function reply(to: Sender, purpose: NotificationPurpose, r: Reply = {}): Promise<void> {
-    const { recipient: _, ...rest } = r;
-    const recipient = await recipientFor(to, r);
     try {
       await channel.send({ purpose, recipient, ...rest, replyTo: to.messageId });
     } catch (err) {
@@ -249,7 +247,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
         if (!(await signal(booking.workflowId, cancelSignal, { actor, messageId: from.messageId }))) await gone();
         break;
       }
-      default:
+      case 'cancelNo':
         await answer('guestCancelKept');
     }
     logger.info({ bookingId: booking.id, action: a.action, from: maskPhone(from.phone) }, 'guest action handled');

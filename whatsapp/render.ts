@@ -166,7 +166,11 @@ const TEXTS: Record<TextPurpose, (n: Notification, t: Translate) => string> = {
   claimInvalid: (_n, t) => t('claimInvalid'),
   guestHelp: (_n, t) => t('guestHelp'),
   guestStatus: (n, t) => {
-    const bookings = n.bookings ?? (n.booking ? [n.booking] : []);
+    // One booking asked about (a tap on a booking that has moved on), or the list of upcoming ones (/status).
+    if (!n.bookings && n.booking) {
+      return paragraphs(t('guestStatus.one', { id: n.booking.id, status: t(`status.${n.booking.status}`) }), detailLines(n.recipient.language, n.booking, STATUS_DETAILS));
+    }
+    const bookings = n.bookings ?? [];
     if (!bookings.length) return t('guestStatus.none');
     return paragraphs(
       t('guestStatus.intro', { count: bookings.length }),

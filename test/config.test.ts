@@ -144,6 +144,21 @@ describe('loadConfig', () => {
     expect(problemsOf({ SANDBOX: 'yes' })).toHaveLength(1);
     expect(problemsOf({ WHATSAPP_MANAGER_TEMPLATE: 'Booking Request' })).toHaveLength(1);
   });
+
+  test('the visit: reminders as a list of durations or off, the cutoff, the reason wait, the arrival check, the template', () => {
+    expect(loadConfig({})).toMatchObject({
+      VISIT_REMINDERS: [24 * 3_600_000, 2 * 3_600_000],
+      GUEST_CANCEL_CUTOFF: 2 * 3_600_000,
+      REJECT_REASON_WAIT: 2 * 60_000,
+      ARRIVAL_CHECK_AFTER: 20 * 60_000,
+      WHATSAPP_REMINDER_TEMPLATE: 'booking_reminder',
+    });
+    expect(loadConfig({ VISIT_REMINDERS: '48h, 3h' }).VISIT_REMINDERS).toEqual([48 * 3_600_000, 3 * 3_600_000]);
+    expect(loadConfig({ VISIT_REMINDERS: 'off' }).VISIT_REMINDERS).toEqual([]);
+    expect(problemsOf({ VISIT_REMINDERS: '24h,soon' })).toEqual([expect.stringMatching(/^VISIT_REMINDERS: /)]);
+    expect(problemsOf({ ARRIVAL_CHECK_AFTER: '20' })).toHaveLength(1);
+    expect(problemsOf({ WHATSAPP_REMINDER_TEMPLATE: 'Booking Reminder' })).toHaveLength(1);
+  });
 });
 
 describe('resolveAdminToken', () => {

@@ -169,6 +169,27 @@ describe('order and parallelism', () => {
     expect(maxRunning).toBeGreaterThan(4);
   });
 
+  it('works one row at a time while told to narrow, and widens again when told', async () => {
+    await store(Array.from({ length: 12 }, () => message(testPhone())));
+    let narrow = true;
+    let running = 0;
+    const widths: number[] = [];
+    const box = inbox({
+      narrow: () => narrow,
+      process: async () => {
+        widths.push(++running);
+        await sleep(10);
+        running--;
+        if (widths.length === 6) narrow = false;
+        return {};
+      },
+    });
+    await drainAll(box);
+    expect(widths).toHaveLength(12);
+    expect(widths.slice(0, 6)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(Math.max(...widths.slice(6))).toBeGreaterThan(1);
+  });
+
   it('lets other senders through while one sender floods, and skips the flood beyond the limit', async () => {
     const flooder = testPhone();
     const flood = Array.from({ length: 50 }, () => message(flooder));

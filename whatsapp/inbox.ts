@@ -102,6 +102,12 @@ export interface InboxOptions {
   process: (row: WhatsAppMessageRow) => Promise<ProcessOutcome>;
   /** Rows acted on at once (INBOX_CONCURRENCY); one sender's rows still go one at a time. */
   concurrency: number;
+  /**
+   * While this says so, one row at a time instead of `concurrency`: something more urgent
+   * needs the process (the webhook's acknowledgements under a burst). Never zero, so the
+   * inbox keeps moving however long the burst lasts.
+   */
+  narrow?: () => boolean;
   /** Attempts before a row goes to the dead letter (INBOX_MAX_ATTEMPTS). */
   maxAttempts: number;
   /** Failures that are not the row's fault (an outage): retried with backoff, never counted as an attempt. */
@@ -173,6 +179,8 @@ export function createInbox(deps: InboxOptions): Inbox {
     }
   }
 
+  const width = () => (deps.narrow?.() ? 1 : concurrency);
+
   /** Leases due rows while there is room; each finished row makes room and looks again (its sender's next row may be due). */
   function pump(): Promise<void> {
     if (claiming) {
@@ -182,8 +190,8 @@ export function createInbox(deps: InboxOptions): Inbox {
     claiming = (async () => {
       do {
         again = false;
-        while (!stopping && inFlight.size < concurrency) {
-          const limit = concurrency - inFlight.size;
+        for (let room = width(); !stopping && inFlight.size < room; room = width()) {
+          const limit = room - inFlight.size;
           const owner = randomUUID();
           let rows: WhatsAppMessageRow[];
           try {

@@ -9,6 +9,7 @@ import { createInboundProcessor, isOutage, type WorkflowSignaller } from '../../
 import { createDeliveryRecorder, createInbox, type Inbox, type RecordedDelivery } from '../../whatsapp/inbox';
 import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
 import { parseWebhook } from '../../whatsapp/webhookPayload';
+import { eventLoopBusy } from '../../runtime/eventLoop';
 import { ApiError, unavailable } from '../errors';
 
 export const WHATSAPP_WEBHOOK_PATH = '/api/whatsapp/webhook';
@@ -52,12 +53,18 @@ export type WhatsAppWebhookRouter = Router & { inbox: Inbox };
 export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsAppWebhookRouter {
   const { config, db } = deps;
   const logger = deps.logger.child({ component: 'whatsapp-webhook' });
+  // Meta retries a delivery that is not acknowledged within seconds, and disables a webhook
+  // that keeps being slow: while deliveries wait for their answer and the process is busy,
+  // the inbox (which only delays work that is already stored) yields to them.
+  let awaitingAnswer = 0;
+  const busy = eventLoopBusy();
   const inbox = createInbox({
     db,
     logger: deps.logger,
     process: createInboundProcessor(deps),
     isOutage,
     concurrency: config.INBOX_CONCURRENCY,
+    narrow: () => awaitingAnswer > 0 && busy(),
     maxAttempts: config.INBOX_MAX_ATTEMPTS,
     intervalMs: deps.inboxIntervalMs,
     retryDelayMs: deps.inboxRetryDelayMs,
@@ -104,11 +111,14 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     }
     if (parsed.skipped) logger.warn({ skipped: parsed.skipped }, 'webhook items without the fields we need were skipped');
 
+    awaitingAnswer++;
     try {
       await record(parsed.events);
     } catch (err) {
       logger.error({ err }, 'webhook delivery not stored; Meta will redeliver');
       throw unavailable('the delivery could not be stored; redeliver later');
+    } finally {
+      awaitingAnswer--;
     }
     res.sendStatus(200);
   });

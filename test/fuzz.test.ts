@@ -289,7 +289,7 @@ test('public API: POST /api/bookings and GET /api/bookings/:id (250 cases)', asy
   );
 });
 
-test('admin API: restaurants, tables, menu, members, booking list, decisions (300 cases)', async () => {
+test('admin API: restaurants, tables, menu, members, booking list, decisions, statistics, message log (300 cases)', async () => {
   const restaurantId = () => f.restaurantId;
   const userId = () => f.managers[0].userId;
   const bookingId = () => closedBookingId;
@@ -326,6 +326,24 @@ test('admin API: restaurants, tables, menu, members, booking list, decisions (30
     fc
       .tuple(segment(bookingId), fc.record({ phone: maybe(fc.constantFrom('+77011230000', 'abc')), name: maybe(text) }, { requiredKeys: [] }))
       .map(([bid, json]) => ['POST', `/admin-api/booking/${bid}/confirm`, json] as const),
+    fc
+      .array(
+        fc.tuple(
+          fc.constantFrom('restaurantId', 'managerId', 'from', 'to', 'other'),
+          fc.oneof(nastyString, nastyDate, nastyNumber.map(String), fc.constant(0).map(() => String(f.restaurantId))),
+        ),
+        { maxLength: 4 },
+      )
+      .map((query) => ['GET', `/admin-api/stats?${qs(query)}`, undefined] as const),
+    fc
+      .array(
+        fc.tuple(
+          fc.constantFrom('bookingId', 'restaurantId', 'phone', 'direction', 'status', 'purpose', 'limit', 'cursor', 'managerId'),
+          fc.oneof(nastyString, nastyNumber.map(String), fc.constantFrom('in', 'out', 'failed', '+77011230000', 'MTIz')),
+        ),
+        { maxLength: 4 },
+      )
+      .map((query) => ['GET', `/admin-api/messages?${qs(query)}`, undefined] as const),
   );
   await fc.assert(
     fc.asyncProperty(admin, fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: rawBodies }), async ([method, path, json], raw) => {

@@ -11,7 +11,7 @@ import { createActivities } from '../activities';
 import { WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
 import type { Config } from '../config';
 import { getBookingDetails } from '../db/bookingViews';
-import { actionId } from '../domain/actions';
+import { actionId, rejectReasonId } from '../domain/actions';
 import type { Language } from '../domain/booking';
 import { idempotencyKey, type Notification } from '../domain/notifications';
 import { phoneDigits } from '../domain/phone';
@@ -305,6 +305,7 @@ test('claim from WhatsApp → managers asked in Russian with the three ids → A
             '👥 2 гостя',
             `👤 Гость: ${GUEST_NAME}`,
             `📞 Телефон: ${facts.guestPhone}`,
+            '📊 В этом ресторане: первое бронирование',
             `💬 Пожелания: ${SPECIAL_REQUESTS}`,
             '🧾 Предзаказ:',
             `• ${facts.preorder}`,
@@ -422,12 +423,17 @@ test('CONTACT_CLIENT gives the manager a wa.me link to the guest; REJECT is fina
 
   const reject = await fake.tapButton(m0.phone, actionId('reject', b.id));
   await waitForStatus(b.id, 'REJECTED');
-  const [ack] = await eventually(async () => repliesTo(reject.messageId), (ms) => ms.length === 1);
+  // The decider is acknowledged and asked for the reason (#10), which the guest's message waits for.
+  const replies = await eventually(async () => repliesTo(reject.messageId), (ms) => ms.length === 2);
+  const [ack] = replies.filter((m) => m.type === 'text');
   expect(textOf(ack)).toBe(`Готово: бронирование #${b.id} отклонено. Мы сообщим гостю.`);
+  const [reasons] = replies.filter((m) => m.type === 'interactive');
+  await fake.tapButton(m0.phone, rejectReasonId(b.id, 'closed'), { contextId: reasons.id, list: true });
   const when = formatWhen(b.startsAt, TIMEZONE, 'en');
+  await eventually(async () => sentTo(b.guest).map(textOf), (texts) => texts.length === 2);
   expect(sentTo(b.guest).map(textOf)).toEqual([
     expect.stringMatching(/^Thank you! Test Bistro has received your booking request/),
-    `Sorry, Test Bistro cannot accept your booking for ${when.date} at ${when.time}.`,
+    `Sorry, Test Bistro cannot accept your booking for ${when.date} at ${when.time}.\n\nReason: the restaurant is closed at that time`,
   ]);
 
   const late = await fake.tapButton(m1.phone, actionId('approve', b.id));
@@ -437,7 +443,7 @@ test('CONTACT_CLIENT gives the manager a wa.me link to the guest; REJECT is fina
   expect(await history(b.id)).toEqual([
     created,
     await claimedBy(b.guest),
-    { from: 'PENDING', to: 'REJECTED', actor: 'manager', actorId: m0.userId, reason: null },
+    { from: 'PENDING', to: 'REJECTED', actor: 'manager', actorId: m0.userId, reason: 'closed' },
   ]);
 });
 

@@ -300,9 +300,10 @@ export async function bookingWorkflow(input: BookingWorkflowInput): Promise<Book
       return false;
     }
     const reason = text ?? code!;
-    await database.recordRejectReason({ bookingId, reason });
+    // Taken now: the guest's message must not leave without it while the row is written.
     wait.given = { code, text };
     if (state.decision) state.decision = { ...state.decision, reason };
+    await database.recordRejectReason({ bookingId, reason });
     return true;
   }
 

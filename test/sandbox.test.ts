@@ -131,6 +131,7 @@ test('the visit (#10): fire the reminder and cancel from it; reject the next boo
   const reasons = manager.locator('.bubble.received', { has: page.locator('.list-picker') }).last();
   await reasons.locator('summary').click();
   expect(await reasons.locator('.list-row strong').allTextContents()).toEqual(['Мест нет', 'Ресторан закрыт', 'Частное мероприятие', 'Столик недоступен', 'Другая причина']);
+  fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'sandbox-visit.png'), await page.screenshot());
   await reasons.locator(`[data-payload="REJECT_REASON:${id}:fully_booked"]`).click();
   await guest.locator('.bubble.received', { hasText: 'Reason: we are fully booked at that time' }).waitFor();
   // The manager's pick shows in their chat as the row's title, as WhatsApp shows it.

@@ -84,8 +84,7 @@ export function notifyActivities({ db, channel, config, logger }: ActivityDeps) 
       facts?: NotifyFacts;
     }): Promise<NotifyManagersResult> {
       const booking = await details(a.bookingId);
-      const language = await managerLanguage(booking.restaurant.id);
-      const members = await listMembers(db, booking.restaurant.id, a.roles);
+      const [language, members] = await Promise.all([managerLanguage(booking.restaurant.id), listMembers(db, booking.restaurant.id, a.roles)]);
       const result: NotifyManagersResult = { sent: 0, failed: [] };
       for (const m of members) {
         const recipient: Recipient = { role: m.role, phone: m.phone, language, name: m.name, id: m.userId };

@@ -6,7 +6,9 @@ import type { Db } from './knex';
 
 /** Everything a message about the booking shows, in one read. */
 export async function getBookingDetails(db: Db, id: number): Promise<BookingDetails | undefined> {
-  const row = await db('bookings as b')
+  // Both at once: a message waits for this read before it can leave.
+  const [row, items] = await Promise.all([
+    db('bookings as b')
     .join('restaurants as r', 'r.id', 'b.restaurant_id')
     .join('tables as t', 't.id', 'b.table_id')
     .leftJoin('clients as c', 'c.id', 'b.client_id')
@@ -45,13 +47,14 @@ export async function getBookingDetails(db: Db, id: number): Promise<BookingDeta
         `coalesce(r.phone, (select u.phone from restaurant_memberships m join users u on u.id = m.user_id
                              where m.restaurant_id = r.id order by m.role = 'owner' desc, m.id limit 1)) as restaurant_phone`,
       ),
-    );
+    ),
+    db('booking_items as i')
+      .join('menu_items as m', 'm.id', 'i.menu_item_id')
+      .where('i.booking_id', id)
+      .orderBy('i.id')
+      .select('m.name', 'i.quantity', 'i.notes'),
+  ]);
   if (!row) return undefined;
-  const items = await db('booking_items as i')
-    .join('menu_items as m', 'm.id', 'i.menu_item_id')
-    .where('i.booking_id', id)
-    .orderBy('i.id')
-    .select('m.name', 'i.quantity', 'i.notes');
   return {
     id: row.id,
     status: row.status,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { createConsoleLinks } from '../api/console/link';
 import { metricsApp } from '../api/routes/metrics';
 import { sandboxPageUrl } from '../api/routes/sandbox';
 import { uiOriginsOf } from '../api/routes/codec';
@@ -71,7 +72,9 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const connection = await Connection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
       const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: encryption.dataConverter });
-      const webhook = createWhatsAppWebhookRouter({ config, db, temporal, logger, channel: channel.channel });
+      // The /console command's links point at PUBLIC_URL, else at where this API listens (known below).
+      const consoleLinks = createConsoleLinks({ db, config, adminToken: o.adminToken, listeningAt: () => apiUrl });
+      const webhook = createWhatsAppWebhookRouter({ config, db, temporal, logger, channel: channel.channel, consoleLinks });
       webhook.inbox.start();
       stops.push(() => webhook.inbox.stop());
       const bookingEvents = await listenForStatusChanges({ databaseUrl: o.databaseUrl, logger });

@@ -201,3 +201,52 @@ test('on a phone screen the list fits the width and a booking opens over it', as
   await page.locator('#detail').waitFor({ state: 'hidden' });
   await page.close();
 });
+
+test("a manager's /console link from WhatsApp opens their restaurant only; a Reject with a reason reaches the guest as theirs", async () => {
+  await browser.context.clearCookies();
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const booking = await bookAndClaim({ table: 'Terrace 3', daysAhead: 3, at: '18:00', guest: 'Rejected Guest', phone: '+77017770103' });
+
+  // Aigerim, a manager of the demo restaurant, asks for the console in WhatsApp.
+  const aigerim = '+77010000001';
+  expect((await sandbox.call('POST', 'send', { from: aigerim, text: '/console' })).status).toBe(200);
+  const reply = await eventually(
+    async () => (await chats()).find((m) => m.phone === aigerim && m.direction === 'in' && m.text.includes('/console/?link=')),
+    (m) => m !== undefined,
+  );
+  const link = /https?:\/\/\S+\/console\/\?link=[\w.-]+/.exec(reply!.text)![0];
+  expect(new URL(link).origin).toBe(system.apiUrl);
+
+  await page.goto(link);
+  expect(page.url()).toBe(`${system.apiUrl}/console/`);
+  await page.locator('#who', { hasText: 'Demo Manager Aigerim' }).waitFor();
+  // Her session reaches her restaurant and nothing else.
+  expect((await page.request.get(`${system.apiUrl}/admin-api/r/${restaurantId}/bookings`)).status()).toBe(200);
+  expect((await page.request.get(`${system.apiUrl}/admin-api/r/${restaurantId + 1}/bookings`)).status()).toBe(403);
+  expect((await page.request.get(`${system.apiUrl}/admin-api/inbox`)).status()).toBe(403);
+
+  await page.locator(`.booking[data-id="${booking.id}"][data-status="PENDING"]`).click();
+  const detail = page.locator('#detail');
+  await detail.locator('[data-action="reject"]').click();
+  await page.fill('#ask-reason', 'The terrace is closed for a private event');
+  await page.click('#ask-ok');
+  await page.locator(`.booking[data-id="${booking.id}"]`).waitFor({ state: 'detached' }); // closed bookings leave the open list
+  await detail.locator('.detail-head [data-status="REJECTED"]').waitFor();
+  expect(await detail.locator('ol.history').textContent()).toMatch(/Rejected.*by manager #\d+ — The terrace is closed for a private event/);
+
+  const told = await eventually(
+    async () => (await chats()).find((m) => m.phone === '+77017770103' && m.direction === 'in' && m.text.includes('private event')),
+    (m) => m !== undefined,
+  );
+  expect(told).toBeDefined();
+
+  // An altered link opens nothing, and the page says why.
+  const forged = link.replace(/\.([\w-]+)$/, (_m, sig: string) => `.${sig.slice(0, -2)}AA`);
+  await browser.context.clearCookies();
+  await page.goto(forged);
+  await page.locator('#signin-refused:visible').waitFor();
+  expect(errors).toEqual([]);
+  await page.close();
+});

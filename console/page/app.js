@@ -131,7 +131,11 @@
 
   function showSignin(message) {
     state.session = null;
+    state.selected = null;
     state.events?.close();
+    state.events = null;
+    clearTimeout(state.refreshTimer);
+    clearTimeout(state.statsTimer);
     for (const id of ['#bookings', '#stats', '#tabs', '#restaurant', '#live', '#signout']) $(id).hidden = true;
     $('#who').textContent = '';
     $('#signin').hidden = false;
@@ -229,7 +233,7 @@
       cursor = res.nextCursor;
       if (!cursor) break;
     }
-    if (state.restaurant?.id !== restaurantId) return;
+    if (!state.session || state.restaurant?.id !== restaurantId) return;
     state.bookings = items;
     renderList(highlight);
   }
@@ -308,7 +312,7 @@
     for (const b of document.querySelectorAll('.booking')) b.classList.toggle('selected', Number(b.dataset.id) === id);
     const record = await api('GET', `${ADMIN_API}/bookings/${id}`);
     const messages = await loadMessages(id, record).catch((err) => err);
-    if (state.selected !== id) return;
+    if (!state.session || state.selected !== id) return;
     renderDetail(record, messages);
     $('#detail').hidden = false;
     document.body.classList.add('detail-open');
@@ -465,7 +469,7 @@
       );
       return;
     }
-    if (state.restaurant.id !== restaurantId) return;
+    if (!state.session || state.restaurant.id !== restaurantId) return;
     renderStats(stats, dayStarts, daily);
     $('#stats-updated').textContent = `updated ${time(new Date().toISOString())}`;
   }
@@ -604,6 +608,9 @@
   }
   $('#restaurant').addEventListener('change', (e) => void selectRestaurant(Number(e.target.value)));
 
-  window.addEventListener('unhandledrejection', (e) => toast(e.reason?.message ?? String(e.reason), 'error'));
+  window.addEventListener('unhandledrejection', (e) => {
+    // A 401 has already brought the sign-in form back.
+    if (!(e.reason instanceof ApiFailure && e.reason.status === 401)) toast(e.reason?.message ?? String(e.reason), 'error');
+  });
   void start();
 })();

@@ -1,13 +1,17 @@
 import { z } from 'zod';
-import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { createDocument, type oas31, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import { INBOX_STATES } from '../../db/messages';
 import { RETRY_AFTER_SECONDS } from '../errors';
 import { approveBody, arrivalBody, confirmBody, listQuery as bookingListQuery, reasonBody } from '../routes/admin/bookings';
 import { listQuery as inboxListQuery } from '../routes/admin/inbox';
+import { messageLogQuery } from '../routes/admin/messages';
+import { statsQuery } from '../routes/admin/stats';
+import { consoleEntryQuery, consoleLoginBody } from '../routes/console';
 import { memberSchema, menuItemSchema, newRestaurantSchema, restaurantPatchSchema, tableSchema } from '../routes/admin/restaurants';
 import { bookingRequest, idempotencyKeyHeader } from '../routes/bookings';
 import { payloadsBody } from '../routes/codec';
 import { WHATSAPP_WEBHOOK_PATH } from '../routes/whatsappWebhook';
+import { CONSOLE_COOKIE, CONSOLE_REQUEST_HEADER } from '../console/session';
 import { idSchema } from '../validation';
 import * as out from './responses';
 
@@ -42,7 +46,8 @@ function errors(...statuses: (keyof typeof WHEN)[]): ZodOpenApiResponsesObject {
 
 /** Every JSON body route answers these: a body that is not JSON, too large, in an odd charset. */
 const BODY_ERRORS = [400, 413, 415] as const;
-const ADMIN = [{ adminToken: [] }];
+/** The admin token, or a console session (whose writes also need its request header; managers are kept to their restaurants, else 403). */
+const ADMIN: oas31.SecurityRequirementObject[] = [{ adminToken: [] }, { consoleSession: [] }];
 
 const pathIds = <K extends string>(...names: K[]) =>
   z.object(Object.fromEntries(names.map((name) => [name, idSchema])) as Record<K, typeof idSchema>);
@@ -85,6 +90,8 @@ export function buildOpenApiDocument() {
       { name: 'Admin: bookings', description: 'The back office: decisions and booking views.' },
       { name: 'Admin: restaurants', description: 'Restaurants, tables, menu items and managers.' },
       { name: 'Admin: inbox', description: 'The WhatsApp inbox and its dead letter.' },
+      { name: 'Admin: reports', description: 'Statistics and the message log.' },
+      { name: 'Console', description: 'The restaurant console page and its sign-in.' },
       { name: 'WhatsApp', description: "Meta's webhook." },
       { name: 'Operations', description: 'Health, metrics, the Temporal UI codec and this reference.' },
     ],
@@ -93,6 +100,12 @@ export function buildOpenApiDocument() {
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN; /metrics is open when it is unset' },
         codecCookie: { type: 'apiKey', in: 'cookie', name: 'wa_codec_token', description: 'Set by POST /codec/login' },
+        consoleSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: CONSOLE_COOKIE,
+          description: `Set by POST /console/api/login or a manager's console link; writes also need ${CONSOLE_REQUEST_HEADER}: 1`,
+        },
       },
       // Only named in a description (an event stream's items have no schema slot in 3.1).
       schemas: { BookingStatusEvent: out.statusEvent },
@@ -141,7 +154,7 @@ export function buildOpenApiDocument() {
           security: ADMIN,
           requestParams: { path: pathIds('id'), header: decisionKey },
           requestBody: { required: true, content: json(confirmBody) },
-          responses: { 200: ok('Claimed: the booking is PENDING', out.decisionOutcome), ...errors(...BODY_ERRORS, 401, 404, 409, 503) },
+          responses: { 200: ok('Claimed: the booking is PENDING', out.decisionOutcome), ...errors(...BODY_ERRORS, 401, 403, 404, 409, 503) },
         },
       },
       '/admin-api/r/{restaurantId}/booking/{bookingId}/approve': {
@@ -165,7 +178,7 @@ export function buildOpenApiDocument() {
           summary: "A restaurant's bookings by start time, a page at a time",
           security: ADMIN,
           requestParams: { path: pathIds('restaurantId'), query: bookingListQuery },
-          responses: { 200: ok('A page of bookings', out.bookingPage), ...errors(400, 401, 404, 503) },
+          responses: { 200: ok('A page of bookings', out.bookingPage), ...errors(400, 401, 403, 404, 503) },
         },
       },
       '/admin-api/bookings/{id}': {
@@ -174,7 +187,38 @@ export function buildOpenApiDocument() {
           summary: 'One booking with its guest, pre-order, history and messages',
           security: ADMIN,
           requestParams: { path: pathIds('id') },
-          responses: { 200: ok('The booking record', out.bookingRecord), ...errors(401, 404, 503) },
+          responses: { 200: ok('The booking record', out.bookingRecord), ...errors(401, 403, 404, 503) },
+        },
+      },
+      '/admin-api/r/{restaurantId}/bookings/events': {
+        get: {
+          tags: ['Admin: bookings'],
+          summary: "Every status change of a restaurant's bookings as Server-Sent Events",
+          description:
+            '`event: ready` first, then `event: booking` with `{id, from, to}` per change in commit order; `event: resync` when changes may have been missed (read the list again).',
+          security: ADMIN,
+          requestParams: { path: pathIds('restaurantId') },
+          responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...errors(401, 403, 404, 503) },
+        },
+      },
+      '/admin-api/stats': {
+        get: {
+          tags: ['Admin: reports'],
+          summary: "A restaurant's booking and message figures over a window of bookings.created_at",
+          description: 'from defaults to 30 days before to, to to now; at most 366 days. managerId: see what that manager sees.',
+          security: ADMIN,
+          requestParams: { query: statsQuery.in },
+          responses: { 200: ok('The figures', out.stats), ...errors(400, 401, 403, 404, 503) },
+        },
+      },
+      '/admin-api/messages': {
+        get: {
+          tags: ['Admin: reports'],
+          summary: 'The WhatsApp message log, newest first, a page at a time',
+          description: 'A manager (or an admin with managerId) sees only their restaurants\' bookings, phones masked, no payloads.',
+          security: ADMIN,
+          requestParams: { query: messageLogQuery },
+          responses: { 200: ok('A page of messages', out.messageLogPage), ...errors(400, 401, 403, 503) },
         },
       },
       '/admin-api/restaurants': {
@@ -185,7 +229,7 @@ export function buildOpenApiDocument() {
           requestBody: { required: true, content: json(newRestaurantSchema) },
           responses: {
             201: { ...ok('Created; Location names it', out.restaurant), headers: z.object({ location: z.string() }) },
-            ...errors(...BODY_ERRORS, 401, 409, 503),
+            ...errors(...BODY_ERRORS, 401, 403, 409, 503),
           },
         },
       },
@@ -195,7 +239,7 @@ export function buildOpenApiDocument() {
           summary: 'A restaurant with its tables, menu items and managers',
           security: ADMIN,
           requestParams: { path: pathIds('id') },
-          responses: { 200: ok('The restaurant', out.restaurantDetails), ...errors(401, 404, 503) },
+          responses: { 200: ok('The restaurant', out.restaurantDetails), ...errors(401, 403, 404, 503) },
         },
         patch: {
           tags: ['Admin: restaurants'],
@@ -204,7 +248,7 @@ export function buildOpenApiDocument() {
           security: ADMIN,
           requestParams: { path: pathIds('id') },
           requestBody: { required: true, content: json(restaurantPatchSchema) },
-          responses: { 200: ok('The changed restaurant', out.restaurant), ...errors(...BODY_ERRORS, 401, 404, 503) },
+          responses: { 200: ok('The changed restaurant', out.restaurant), ...errors(...BODY_ERRORS, 401, 403, 404, 503) },
         },
       },
       '/admin-api/restaurants/{id}/tables': {
@@ -214,7 +258,7 @@ export function buildOpenApiDocument() {
           security: ADMIN,
           requestParams: { path: pathIds('id') },
           requestBody: { required: true, content: json(tableSchema) },
-          responses: { 201: ok('Created', out.table), ...errors(...BODY_ERRORS, 401, 404, 409, 503) },
+          responses: { 201: ok('Created', out.table), ...errors(...BODY_ERRORS, 401, 403, 404, 409, 503) },
         },
       },
       '/admin-api/restaurants/{id}/menu-items': {
@@ -224,7 +268,7 @@ export function buildOpenApiDocument() {
           security: ADMIN,
           requestParams: { path: pathIds('id') },
           requestBody: { required: true, content: json(menuItemSchema) },
-          responses: { 201: ok('Created', out.menuItem), ...errors(...BODY_ERRORS, 401, 404, 503) },
+          responses: { 201: ok('Created', out.menuItem), ...errors(...BODY_ERRORS, 401, 403, 404, 503) },
         },
       },
       '/admin-api/restaurants/{id}/managers': {
@@ -235,7 +279,7 @@ export function buildOpenApiDocument() {
           security: ADMIN,
           requestParams: { path: pathIds('id') },
           requestBody: { required: true, content: json(memberSchema) },
-          responses: { 201: ok('Created', out.member), ...errors(...BODY_ERRORS, 401, 404, 409, 503) },
+          responses: { 201: ok('Created', out.member), ...errors(...BODY_ERRORS, 401, 403, 404, 409, 503) },
         },
       },
       '/admin-api/restaurants/{id}/managers/{userId}': {
@@ -244,7 +288,7 @@ export function buildOpenApiDocument() {
           summary: 'Remove a manager or owner',
           security: ADMIN,
           requestParams: { path: pathIds('id', 'userId') },
-          responses: { 204: { description: 'Removed' }, ...errors(401, 404, 503) },
+          responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404, 503) },
         },
       },
       '/admin-api/inbox': {
@@ -254,7 +298,7 @@ export function buildOpenApiDocument() {
           description: `States: ${INBOX_STATES.join(', ')}.`,
           security: ADMIN,
           requestParams: { query: inboxListQuery },
-          responses: { 200: ok('A page of inbox rows', out.inboxPage), ...errors(400, 401, 503) },
+          responses: { 200: ok('A page of inbox rows', out.inboxPage), ...errors(400, 401, 403, 503) },
         },
       },
       '/admin-api/inbox/{id}/retry': {
@@ -263,7 +307,7 @@ export function buildOpenApiDocument() {
           summary: 'Send a dead row back for another round of attempts',
           security: ADMIN,
           requestParams: { path: pathIds('id') },
-          responses: { 200: ok('Due again', out.inboxRetried), ...errors(401, 404, 409, 503) },
+          responses: { 200: ok('Due again', out.inboxRetried), ...errors(401, 403, 404, 409, 503) },
         },
       },
       [WHATSAPP_WEBHOOK_PATH]: {
@@ -337,6 +381,42 @@ export function buildOpenApiDocument() {
       },
       '/codec/decode': { post: codecOperation('decode') },
       '/codec/encode': { post: codecOperation('encode') },
+      '/console': {
+        get: {
+          tags: ['Console'],
+          summary: "The restaurant's live board (static page); a manager's WhatsApp link signs in",
+          requestParams: { query: consoleEntryQuery },
+          responses: {
+            200: { description: 'The page', content: { 'text/html': { schema: z.string() } } },
+            303: { description: 'A link was traded for the session cookie (or refused: ?signin=refused)' },
+            ...errors(400),
+          },
+        },
+      },
+      '/console/api/login': {
+        post: {
+          tags: ['Console'],
+          summary: 'Sign in with the admin token: sets the console session cookie',
+          requestBody: { required: true, content: json(consoleLoginBody) },
+          responses: { 204: { description: `Signed in; Set-Cookie ${CONSOLE_COOKIE}` }, ...errors(...BODY_ERRORS, 401) },
+        },
+      },
+      '/console/api/logout': {
+        post: {
+          tags: ['Console'],
+          summary: 'End the console session',
+          requestParams: { header: z.object({ [CONSOLE_REQUEST_HEADER.toLowerCase()]: z.literal('1') }) },
+          responses: { 204: { description: 'Signed out; the cookie is cleared' }, ...errors(401) },
+        },
+      },
+      '/console/api/session': {
+        get: {
+          tags: ['Console'],
+          summary: 'Who is signed in, the restaurants the page offers and the actions by status',
+          security: [{ consoleSession: [] }],
+          responses: { 200: ok('The session', out.consoleSession), ...errors(401, 503) },
+        },
+      },
       '/openapi.json': {
         get: {
           tags: ['Operations'],

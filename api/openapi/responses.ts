@@ -198,3 +198,77 @@ export const health = z
     checks: z.strictObject({ postgres: z.string(), temporal: z.string() }).meta({ description: '"ok", or why the check failed' }),
   })
   .meta({ id: 'Health' });
+
+const count = z.int().min(0);
+const share = z.number().min(0).max(1).nullable();
+export const stats = z
+  .strictObject({
+    restaurantId: id,
+    from: timestamp,
+    to: timestamp,
+    bookings: z.strictObject({
+      total: count,
+      byStatus: z.record(status, count).meta({ description: 'Current status of each booking; every status is present.' }),
+      claimed: count.meta({ description: 'Reached PENDING (the guest sent the claim).' }),
+      resolved: count.meta({ description: 'Claimed and no longer PENDING.' }),
+      approved: count,
+      confirmationRate: share.meta({ description: 'approved / claimed; null when nothing was claimed.' }),
+      cancellations: count.optional(),
+      noShows: count.optional(),
+    }),
+    decisions: z.strictObject({
+      count,
+      secondsToDecision: z.strictObject({ p50: z.number().nullable(), p90: z.number().nullable() }),
+      beforeReminder: z.strictObject({ count, share }),
+      afterEscalation: z.strictObject({ count, share }),
+      expired: z.strictObject({ count, share }),
+    }),
+    messages: z.strictObject({
+      byPurpose: z.array(
+        z.strictObject({
+          direction: z.enum(['in', 'out']),
+          purpose: z.string(),
+          statuses: z.record(z.string(), count).meta({ description: 'By latest status.' }),
+          total: count,
+          template: count.meta({ description: 'Sent as an approved template (outside the 24-hour window).' }),
+        }),
+      ),
+      failures: z.array(z.strictObject({ purpose: z.string(), errorCode: z.int().nullable(), count })),
+    }),
+  })
+  .meta({ id: 'Stats', description: 'Definitions: db/stats.ts and the README.' });
+
+export const messageLogPage = z
+  .strictObject({
+    items: z.array(
+      z.strictObject({
+        id,
+        direction: z.enum(['in', 'out']),
+        purpose: z.string(),
+        phone: z.string().meta({ description: 'E.164; masked for a manager' }),
+        bookingId: id.nullable(),
+        status: z.string(),
+        type: z.string().nullable().meta({ description: 'The WhatsApp message type: text, interactive, template, ...' }),
+        errorCode: z.int().nullable(),
+        errorTitle: z.string().nullable(),
+        providerMessageId: z.string().nullable(),
+        payload: z.unknown().optional().meta({ description: 'The admin only' }),
+        createdAt: timestamp,
+        updatedAt: timestamp,
+      }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .meta({ id: 'MessageLogPage' });
+
+export const consoleSession = z
+  .strictObject({
+    kind: z.enum(['admin', 'manager']),
+    name: z.string(),
+    userId: id.optional(),
+    restaurants: z.array(z.strictObject({ id, name: z.string(), timezone: z.string() })),
+    requestHeader: z.string().meta({ description: 'The header (value 1) a console write must carry' }),
+    actions: z.record(status, z.array(z.string())).meta({ description: 'The decision routes each status offers' }),
+    finalStatuses: z.array(status),
+  })
+  .meta({ id: 'ConsoleSession' });

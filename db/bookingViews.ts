@@ -9,45 +9,45 @@ export async function getBookingDetails(db: Db, id: number): Promise<BookingDeta
   // Both at once: a message waits for this read before it can leave.
   const [row, items] = await Promise.all([
     db('bookings as b')
-    .join('restaurants as r', 'r.id', 'b.restaurant_id')
-    .join('tables as t', 't.id', 'b.table_id')
-    .leftJoin('clients as c', 'c.id', 'b.client_id')
-    // The guest's other bookings here; the (client_id, created_at) index finds them.
-    .joinRaw(
-      `left join lateral (
-         select count(*) filter (where o.status in ('SEATED', 'COMPLETED')) as visits,
-                count(*) filter (where o.status = 'NO_SHOW') as no_shows,
-                count(*) filter (where o.status = 'CANCELLED' and exists (
-                  select from booking_history h
-                   where h.booking_id = o.id and h.to_status = 'CANCELLED' and h.event is null and h.actor_type = 'guest')) as cancellations
-           from bookings o
-          where o.client_id = b.client_id and o.restaurant_id = b.restaurant_id and o.id <> b.id) as g on true`,
-    )
-    .where('b.id', id)
-    .first(
-      'b.id',
-      'b.status',
-      'b.starts_at',
-      'b.party_size',
-      'b.special_requests',
-      'b.guest_name',
-      'r.id as restaurant_id',
-      'r.name as restaurant_name',
-      'r.timezone',
-      't.id as table_id',
-      't.name as table_name',
-      't.seats',
-      't.features',
-      'c.name as client_name',
-      'c.phone as client_phone',
-      'g.visits',
-      'g.no_shows',
-      'g.cancellations',
-      db.raw(
-        `coalesce(r.phone, (select u.phone from restaurant_memberships m join users u on u.id = m.user_id
-                             where m.restaurant_id = r.id order by m.role = 'owner' desc, m.id limit 1)) as restaurant_phone`,
+      .join('restaurants as r', 'r.id', 'b.restaurant_id')
+      .join('tables as t', 't.id', 'b.table_id')
+      .leftJoin('clients as c', 'c.id', 'b.client_id')
+      // The guest's other bookings here; the (client_id, created_at) index finds them.
+      .joinRaw(
+        `left join lateral (
+           select count(*) filter (where o.status in ('SEATED', 'COMPLETED')) as visits,
+                  count(*) filter (where o.status = 'NO_SHOW') as no_shows,
+                  count(*) filter (where o.status = 'CANCELLED' and exists (
+                    select from booking_history h
+                     where h.booking_id = o.id and h.to_status = 'CANCELLED' and h.event is null and h.actor_type = 'guest')) as cancellations
+             from bookings o
+            where o.client_id = b.client_id and o.restaurant_id = b.restaurant_id and o.id <> b.id) as g on true`,
+      )
+      .where('b.id', id)
+      .first(
+        'b.id',
+        'b.status',
+        'b.starts_at',
+        'b.party_size',
+        'b.special_requests',
+        'b.guest_name',
+        'r.id as restaurant_id',
+        'r.name as restaurant_name',
+        'r.timezone',
+        't.id as table_id',
+        't.name as table_name',
+        't.seats',
+        't.features',
+        'c.name as client_name',
+        'c.phone as client_phone',
+        'g.visits',
+        'g.no_shows',
+        'g.cancellations',
+        db.raw(
+          `coalesce(r.phone, (select u.phone from restaurant_memberships m join users u on u.id = m.user_id
+                               where m.restaurant_id = r.id order by m.role = 'owner' desc, m.id limit 1)) as restaurant_phone`,
+        ),
       ),
-    ),
     db('booking_items as i')
       .join('menu_items as m', 'm.id', 'i.menu_item_id')
       .where('i.booking_id', id)

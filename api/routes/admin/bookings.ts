@@ -124,33 +124,20 @@ export function adminBookingsRouter({ db, temporal }: AppDeps): Router {
     res.json(outcome);
   });
 
-  // The back office rejects and cancels as an admin (a manager's console session as that manager), with an optional reason for the guest.
-  for (const [action, update] of [
-    ['reject', rejectUpdate],
-    ['cancel', cancelUpdate],
+  // The back office acts as an admin (a manager's console session as that manager): a reject
+  // or cancel with an optional reason for the guest; after the start, whether the guest came.
+  for (const [action, update, body] of [
+    ['reject', rejectUpdate, reasonBody],
+    ['cancel', cancelUpdate, reasonBody],
+    ['arrived', arrivedUpdate, arrivalBody],
+    ['no-show', noShowUpdate, arrivalBody],
   ] as const) {
     router.post(`/r/:restaurantId/booking/:bookingId/${action}`, async (req, res) => {
       const booking = await restaurantBooking(req);
-      const { reason } = parseBody(req, reasonBody);
+      const input = parseBody(req, body);
       const actor = deciderOf(res, booking.restaurantId);
       const outcome = await decide(req, booking, (updateId) =>
-        bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor, reason }], updateId }),
-      );
-      res.json(outcome);
-    });
-  }
-
-  // After the start the back office records whether the guest came, as the Arrived / No-show buttons do.
-  for (const [action, update] of [
-    ['arrived', arrivedUpdate],
-    ['no-show', noShowUpdate],
-  ] as const) {
-    router.post(`/r/:restaurantId/booking/:bookingId/${action}`, async (req, res) => {
-      const booking = await restaurantBooking(req);
-      parseBody(req, arrivalBody);
-      const actor = deciderOf(res, booking.restaurantId);
-      const outcome = await decide(req, booking, (updateId) =>
-        bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor }], updateId }),
+        bookingHandle(temporal, booking.id).executeUpdate(update, { args: [{ actor, ...input }], updateId }),
       );
       res.json(outcome);
     });

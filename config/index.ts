@@ -154,6 +154,13 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores')
     .default('booking_request'),
+  // Encrypt the credentials of whatsapp_accounts at rest; same format and rotation as TEMPORAL_PAYLOAD_KEYS.
+  WHATSAPP_CREDENTIALS_KEYS: optionalString.transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const { keys, problems } = parsePayloadKeys(value);
+    problems.forEach((message) => ctx.addIssue({ code: 'custom', message }));
+    return problems.length ? z.NEVER : keys;
+  }),
   WHATSAPP_REMINDER_TEMPLATE: z
     .string()
     .regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores')

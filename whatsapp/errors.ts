@@ -21,6 +21,8 @@ export type MetaErrorReason =
   | 'token'
   | 'policy'
   | 'template'
+  /** A WAHA session that is not WORKING (stopped, starting, waiting for its QR code to be scanned). */
+  | 'session'
   | 'unknown';
 
 export interface MetaErrorClass {

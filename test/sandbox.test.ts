@@ -108,18 +108,24 @@ test('the visit (#10): fire the reminder and cancel from it; reject the next boo
   const manager = page.locator('.phone[data-role="manager"]').first();
   const payload = (prefix: string) => page.locator(`[data-payload^="${prefix}:"]`);
 
-  // The booking the previous test approved: its reminder now, instead of 24 h before.
+  // The booking the previous test approved: its reminder now, instead of 24 h before; then as
+  // the template a guest whose 24-hour window has closed gets, with the same two quick replies.
   await page.click('#fire-reminder');
   const reminder = guest.locator('.bubble.received', { has: payload('CONFIRM_VISIT') });
   await reminder.waitFor();
-  await reminder.locator('[data-payload^="CANCEL_BOOKING:"]').click();
+  await page.click('#fire-reminder-template');
+  const template = guest.locator('.bubble.received', { has: page.locator('.template') });
+  await template.waitFor();
+  expect(await template.locator('.template').textContent()).toBe('template booking_reminder · en');
+  expect(await template.locator('.actions button').allTextContents()).toEqual(['Confirm', 'Cancel booking']);
+  await template.locator('[data-payload^="CANCEL_BOOKING:"]').click();
   const question = guest.locator('.bubble.received', { has: payload('CANCEL_YES') });
   await question.waitFor();
   expect(await question.locator('.text').textContent()).toMatch(/^Cancel your booking at Demo/);
   await question.locator('[data-payload^="CANCEL_YES:"]').click();
   await page.locator('#status[data-status="CANCELLED"]').waitFor();
   await guest.locator('.bubble.received', { hasText: /Done: your booking .* is cancelled/ }).waitFor();
-  expect(await page.locator('#fire-reminder').isHidden()).toBe(true);
+  expect(await page.locator('#reminders').isHidden()).toBe(true);
 
   // The next booking: rejected, then the reason from the manager's list.
   await page.click('#book');
@@ -143,6 +149,6 @@ test('the sandbox API refuses what no phone could do, and everything without the
   expect((await sandbox.call('POST', 'send', { from: '87011234567', text: 'hi' })).status).toBe(400);
   expect((await sandbox.call('POST', 'tap', { from: '+77015550100', messageId: 'wamid.nope', buttonId: 'APPROVE_BOOKING:1' })).status).toBe(404);
   expect((await sandbox.call('POST', 'send', { from: '+77015550100', text: 'hi' }, {})).status).toBe(401);
-  expect((await sandbox.call('POST', 'bookings/999999/reminder')).status).toBe(404);
+  expect((await sandbox.call('POST', 'bookings/999999/reminder', {})).status).toBe(404);
   expect((await fetch(`${system.apiUrl}/sandbox/`)).status).toBe(401);
 });

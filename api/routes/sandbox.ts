@@ -3,12 +3,14 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { getBooking } from '../../db/bookings';
+import { getGuestContact } from '../../db/clients';
 import { seedDemoRestaurant } from '../../db/demo';
 import { getRestaurant, listMembers, listMenuItems, listTables } from '../../db/restaurants';
 import { parseActionId } from '../../domain/actions';
 import { asLanguage } from '../../domain/language';
 import { phoneDigits } from '../../domain/phone';
 import type { AcceptedMessage, FakeGraphApi, InboundMessage, WebhookDelivery } from '../../sandbox/graph';
+import { OUTSIDE_WINDOW } from '../../whatsapp/errors';
 import type { OutboundMessage } from '../../whatsapp/messages';
 import { LOCALES } from '../../whatsapp/render';
 import { fireReminderSignal } from '../../workflows/definitions';
@@ -176,6 +178,7 @@ const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be + and the internati
 const person = { from: phone, name: z.string().trim().min(1).max(100).optional() };
 const sendRequest = z.object({ ...person, text: z.string().trim().min(1).max(4096) }).strict();
 const tapRequest = z.object({ ...person, messageId: z.string().min(1), buttonId: z.string().min(1) }).strict();
+const reminderRequest = z.object({ asTemplate: z.boolean().optional() }).strict();
 
 /**
  * /sandbox: the page that plays the restaurant website and everybody's WhatsApp, and its
@@ -231,12 +234,19 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
     res.json({ id, workflowId: booking.workflowId, temporalUrl });
   });
 
-  // The visit reminder now rather than 24 h and 2 h before the start, so it can be tried at once.
+  /**
+   * The visit reminder now rather than 24 h and 2 h before the start, so it can be tried at
+   * once. `asTemplate`: as though the guest's 24-hour window had closed: the fake refuses the
+   * interactive reminder with 131047 once, and the channel sends the template instead.
+   */
   router.post('/api/bookings/:id/reminder', async (req, res) => {
     const id = parseId(req, 'id', 'booking');
+    const { asTemplate } = parseBody(req, reminderRequest);
     const booking = await getBooking(db, id);
     if (!booking) throw notFound('booking', id);
-    if (booking.status !== 'APPROVED') throw notAllowedInStatus(booking.status);
+    const guest = await getGuestContact(db, id);
+    if (booking.status !== 'APPROVED' || !guest) throw notAllowedInStatus(booking.status);
+    if (asTemplate) graph.fail({ to: guest.phone, type: 'interactive', code: OUTSIDE_WINDOW, title: 'Re-engagement message', times: 1 });
     try {
       await temporal.workflow.getHandle(booking.workflowId).signal(fireReminderSignal);
     } catch (err) {

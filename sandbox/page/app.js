@@ -138,7 +138,7 @@ function followStatus(id) {
     $('#status').textContent = status;
     $('#status').dataset.status = status;
     // Reminders go only to approved bookings.
-    $('#fire-reminder').hidden = status !== 'APPROVED';
+    $('#reminders').hidden = status !== 'APPROVED';
     const item = document.createElement('li');
     item.textContent = `${new Date().toLocaleTimeString()}  ${status}`;
     $('#status-history').append(item);
@@ -308,14 +308,16 @@ async function main() {
   $('#guest-phone').addEventListener('change', renderPhones);
   $('#guest-name').addEventListener('change', renderPhones);
   $('#booking-form').addEventListener('submit', book);
-  $('#fire-reminder').addEventListener('click', async () => {
-    $('#reminder-error').textContent = '';
-    try {
-      await api('POST', `/sandbox/api/bookings/${state.booking.id}/reminder`);
-    } catch (err) {
-      $('#reminder-error').textContent = err.message;
-    }
-  });
+  for (const [button, asTemplate] of [['#fire-reminder', false], ['#fire-reminder-template', true]]) {
+    $(button).addEventListener('click', async () => {
+      $('#reminder-error').textContent = '';
+      try {
+        await api('POST', `/sandbox/api/bookings/${state.booking.id}/reminder`, { asTemplate });
+      } catch (err) {
+        $('#reminder-error').textContent = err.message;
+      }
+    });
+  }
   $('#create-demo').addEventListener('click', async () => {
     $('#create-demo').disabled = true;
     $('#demo-error').textContent = '';

@@ -242,6 +242,19 @@ test("a manager's /console link from WhatsApp opens their restaurant only; a Rej
   );
   expect(told).toBeDefined();
 
+  // She approves another request: recorded as hers. Then the guest arrives (No-show is offered only once the time has come).
+  const visit = await bookAndClaim({ table: 'Hall 4', daysAhead: 4, at: '13:00', guest: 'Arriving Guest', phone: '+77017770104' });
+  await page.locator(`.booking[data-id="${visit.id}"][data-status="PENDING"]`).click();
+  await detail.locator('h2', { hasText: `Booking #${visit.id}` }).waitFor();
+  await detail.locator('[data-action="approve"]').click();
+  await detail.locator('.detail-head [data-status="APPROVED"]').waitFor();
+  expect(await detail.locator('.actions button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.action))).toEqual(['cancel', 'arrived']);
+  await detail.locator('[data-action="arrived"]').click();
+  await detail.locator('.detail-head [data-status="SEATED"]').waitFor();
+  const history = await detail.locator('ol.history').textContent();
+  expect(history).toMatch(/Approved.*by manager #\d+/);
+  expect(history).toMatch(/Seated.*by manager #\d+/);
+
   // An altered link opens nothing, and the page says why.
   const forged = link.replace(/\.([\w-]+)$/, (_m, sig: string) => `.${sig.slice(0, -2)}AA`);
   await browser.context.clearCookies();

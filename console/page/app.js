@@ -326,7 +326,8 @@
     const b = record.booking;
     const table = state.tables.get(b.tableId);
     const guestPhone = record.guest?.phone;
-    const actions = (state.session.actions[b.status] ?? []).filter((a) => ACTIONS[a]);
+    // A no-show can only be told once the booking's time has come; the workflow refuses it before.
+    const actions = (state.session.actions[b.status] ?? []).filter((a) => ACTIONS[a] && (a !== 'no-show' || new Date(b.startsAt) <= new Date()));
     const body = $('#detail-body');
     body.replaceChildren(
       h('div', { className: 'detail-head' }, h('h2', {}, `Booking #${b.id}`), statusBadge(b.status)),

@@ -202,7 +202,7 @@ test('on a phone screen the list fits the width and a booking opens over it', as
   await page.close();
 });
 
-test("a manager's /console link from WhatsApp opens their restaurant only; a Reject with a reason reaches the guest as theirs", async () => {
+test("a manager's /console link from WhatsApp opens their restaurant only; her Reject with a reason reaches the guest, her Approve and Arrived are recorded as hers", async () => {
   await browser.context.clearCookies();
   const page = await browser.context.newPage();
   const errors: string[] = [];

@@ -45,13 +45,16 @@ export async function up(knex: Knex): Promise<void> {
     t.text('event');
     t.dropUnique(['booking_id', 'to_status']);
   });
-  // Serves "history of booking B" as the unique constraint did, and keeps a retried transition to one row.
+  // A retried transition still writes one row, a repeated event one row.
   await knex.raw('create unique index booking_history_status_once on booking_history (booking_id, to_status) where event is null');
   await knex.raw('create unique index booking_history_event_once on booking_history (booking_id, event) where event is not null');
+  // Serves "history of booking B" in order, which the dropped unique constraint served before.
+  await knex.raw('create index booking_history_booking_idx on booking_history (booking_id, id)');
 }
 
 /** Fails while a booking is SEATED, COMPLETED or NO_SHOW: those rows have no older status to become. */
 export async function down(knex: Knex): Promise<void> {
+  await knex.raw('drop index booking_history_booking_idx');
   await knex.raw('drop index booking_history_event_once');
   await knex.raw('drop index booking_history_status_once');
   await knex('booking_history').whereNotNull('event').delete();

@@ -6,6 +6,7 @@ import * as inboxLease from './migrations/003_inbox_lease';
 import * as visit from './migrations/004_visit';
 import * as statsIndexes from './migrations/005_stats_indexes';
 import * as outboundSent from './migrations/006_outbound_sent';
+import * as whatsappAccounts from './migrations/007_whatsapp_accounts';
 
 // Bigint counts and numeric aggregates arrive as strings by default; ours fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '004_visit': visit,
   '005_stats_indexes': statsIndexes,
   '006_outbound_sent': outboundSent,
+  '007_whatsapp_accounts': whatsappAccounts,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

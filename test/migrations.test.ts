@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.drop());
 
-const MIGRATIONS = ['001_schema', '002_inbox_index', '003_inbox_lease', '004_visit', '005_stats_indexes', '006_outbound_sent'];
+const MIGRATIONS = ['001_schema', '002_inbox_index', '003_inbox_lease', '004_visit', '005_stats_indexes', '006_outbound_sent', '007_whatsapp_accounts'];
 
 const tables = async () =>
   (await t.db('information_schema.tables').where({ table_schema: 'public' }).pluck('table_name'))
@@ -28,13 +28,14 @@ test('migrations go down to nothing and up again', async () => {
     'restaurants',
     'tables',
     'users',
+    'whatsapp_accounts',
     'whatsapp_messages',
     'whatsapp_status_events',
   ]);
   await migrateRollbackAll(t.db);
   expect(await tables()).toEqual([]);
   expect(await migrateLatest(t.db)).toEqual(MIGRATIONS);
-  expect(await tables()).toHaveLength(11);
+  expect(await tables()).toHaveLength(12);
 });
 
 test('003 adds the inbox columns and functions, and takes them away again', async () => {

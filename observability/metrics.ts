@@ -27,19 +27,19 @@ export const inboxRows = new client.Counter({
 
 export const inboxPendingRows = new client.Gauge({
   name: 'whatsapp_inbox_pending_rows',
-  help: 'Inbox rows waiting to be acted on (refreshed by each API process every few seconds)',
+  help: 'Inbox rows waiting to be acted on, read from the database at each scrape',
   registers: [registry],
 });
 
 export const inboxDeadRows = new client.Gauge({
   name: 'whatsapp_inbox_dead_rows',
-  help: 'Inbox rows in the dead letter, waiting for POST /admin-api/inbox/:id/retry',
+  help: 'Inbox rows in the dead letter, waiting for POST /admin-api/inbox/:id/retry, read at each scrape',
   registers: [registry],
 });
 
 export const inboxLagSeconds = new client.Gauge({
   name: 'whatsapp_inbox_lag_seconds',
-  help: 'Age of the oldest inbox row waiting to be acted on',
+  help: 'Age of the oldest inbox row waiting to be acted on, read at each scrape',
   registers: [registry],
 });
 

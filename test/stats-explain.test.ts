@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { listMessageLog } from '../db/messageLog';
+import { inboxStats } from '../db/messages';
 import { restaurantStats } from '../db/stats';
 import { decisionBacklog } from '../db/backlog';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
@@ -143,9 +144,11 @@ test.each([
   expectNoSeqScan(plans);
 });
 
-test('the decision backlog gauge reads the PENDING bookings through their partial index', async () => {
+test('the gauges read at each scrape use partial indexes: the PENDING bookings, the waiting and dead inbox rows', async () => {
   let backlog: Awaited<ReturnType<typeof decisionBacklog>> | undefined;
-  const plans = await plansOf(async () => (backlog = await decisionBacklog(t.db)));
+  let inbox: Awaited<ReturnType<typeof inboxStats>> | undefined;
+  const plans = await plansOf(async () => ([backlog, inbox] = await Promise.all([decisionBacklog(t.db), inboxStats(t.db)])));
+  expect(inbox).toEqual({ pending: 0, dead: 0, lagSeconds: 0 });
   expect(backlog!.pending).toBe(BOOKINGS / 1000);
   expect(backlog!.oldestSeconds).toBeGreaterThan(300 * 86400);
   expectNoSeqScan(plans);

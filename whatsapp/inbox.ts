@@ -3,7 +3,6 @@ import { groupCommit } from '../db/groupCommit';
 import type { Db } from '../db/knex';
 import {
   claimInboxRows,
-  inboxStats,
   markInboxFailed,
   markInboxProcessed,
   recordWebhookBatch,
@@ -14,7 +13,7 @@ import {
 } from '../db/messages';
 import { phoneFromWaId } from '../domain/phone';
 import type { Logger } from '../observability/logger';
-import { inboxDeadRows, inboxLagSeconds, inboxPendingRows, inboxRows, messageStatuses } from '../observability/metrics';
+import { inboxRows, messageStatuses } from '../observability/metrics';
 import type { ProcessOutcome } from './inbound';
 import type { WebhookEvent } from './webhookPayload';
 
@@ -240,25 +239,11 @@ export function createInbox(deps: InboxOptions): Inbox {
     return { processed: totals.processed - before.processed, failed: totals.failed - before.failed };
   }
 
-  async function refreshGauges(): Promise<void> {
-    try {
-      const stats = await inboxStats(db);
-      inboxPendingRows.set(stats.pending);
-      inboxDeadRows.set(stats.dead);
-      inboxLagSeconds.set(stats.lagSeconds);
-    } catch (err) {
-      logger.warn({ err }, 'inbox gauges not refreshed: database unavailable');
-    }
-  }
-
   return {
     start() {
       if (timer) return;
       stopping = false;
-      timer = setInterval(() => {
-        void pump();
-        void refreshGauges();
-      }, deps.intervalMs ?? 5_000);
+      timer = setInterval(() => void pump(), deps.intervalMs ?? 5_000);
       timer.unref();
       void pump();
     },

@@ -2,15 +2,30 @@ import express, { Router } from 'express';
 import type { Config } from '../../config';
 import { decisionBacklog } from '../../db/backlog';
 import type { Db } from '../../db/knex';
-import { decisionBacklogBookings, decisionBacklogOldestSeconds, registry } from '../../observability/metrics';
+import { inboxStats } from '../../db/messages';
+import {
+  decisionBacklogBookings,
+  decisionBacklogOldestSeconds,
+  inboxDeadRows,
+  inboxLagSeconds,
+  inboxPendingRows,
+  registry,
+} from '../../observability/metrics';
 import { requireBearer } from '../auth';
 import { errorHandler, notFoundHandler } from '../errors';
 
-/** Gauges read from the database when scraped, so they are as fresh as the scrape (two indexed lookups). */
+/**
+ * Gauges read from the database when scraped, so they are as fresh as the scrape: the
+ * decision backlog and the webhook inbox, each through partial indexes of the few rows that
+ * wait (migrations 003 and 005), whatever the size of the tables.
+ */
 async function refreshDatabaseGauges(db: Db): Promise<void> {
-  const backlog = await decisionBacklog(db);
+  const [backlog, inbox] = await Promise.all([decisionBacklog(db), inboxStats(db)]);
   decisionBacklogBookings.set(backlog.pending);
   decisionBacklogOldestSeconds.set(backlog.oldestSeconds);
+  inboxPendingRows.set(inbox.pending);
+  inboxDeadRows.set(inbox.dead);
+  inboxLagSeconds.set(inbox.lagSeconds);
 }
 
 /**

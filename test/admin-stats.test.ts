@@ -1,5 +1,6 @@
 import type { Express } from 'express';
-import request from 'supertest';
+import type { Response } from 'supertest';
+import { request } from './helpers/openapi';
 import { BOOKING_STATUSES, canTransition, type BookingStatus } from '../domain/booking';
 import { maskPhone } from '../domain/phone';
 import { createTestApp, TEST_ADMIN_TOKEN } from './helpers/app';
@@ -40,7 +41,7 @@ function lives(): BookingStatus[][] {
 const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const get = (path: string, query: Record<string, string | number> = {}) => request(app).get(`/admin-api${path}`).query(query).set(auth);
 
-function expectError(res: request.Response, status: number, code: string) {
+function expectError(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.type).toBe('application/json');
   expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
@@ -241,7 +242,7 @@ describe('GET /admin-api/messages', () => {
     const items: Record<string, unknown>[] = [];
     let cursor: string | null = null;
     for (let pages = 0; pages < 100; pages++) {
-      const res: request.Response = await get('/messages', { ...query, limit: 7, ...(cursor && { cursor }) });
+      const res: Response = await get('/messages', { ...query, limit: 7, ...(cursor && { cursor }) });
       expect(res.status).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(7);
       items.push(...res.body.items);

@@ -1,5 +1,6 @@
 import express from 'express';
-import request from 'supertest';
+import type { Response } from 'supertest';
+import { request } from './helpers/openapi';
 import { z } from 'zod';
 import { Client, Connection } from '@temporalio/client';
 import { KnexTimeoutError } from 'knex';
@@ -88,7 +89,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.drop());
 
-function expectError(res: request.Response, status: number, code: string, message: string) {
+function expectError(res: Response, status: number, code: string, message: string) {
   expect(res.status).toBe(status);
   expect(res.body).toEqual({ error: { code, message } });
 }

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import knexFactory from 'knex';
-import request from 'supertest';
+import { request } from './helpers/openapi';
 import { loadConfig } from '../config';
 import type { Db } from '../db/knex';
 import { createTestApp, fakeTemporal, TEST_ADMIN_TOKEN } from './helpers/app';

@@ -9,6 +9,7 @@ import request from 'supertest';
 import { loadConfig } from '../config';
 import { generatePayloadKeys, parsePayloadKeys } from '../config/payloadKeys';
 import { transitionBooking } from '../db/bookingHistory';
+import { createDb } from '../db/knex';
 import { registry } from '../observability/metrics';
 import { createPayloadEncryption } from '../temporal/codec';
 import { recordWebhookEvents } from '../whatsapp/inbox';
@@ -109,6 +110,17 @@ test('GET /metrics reads the decision backlog from the database at each scrape',
   expect(await pendingNow()).toBeGreaterThanOrEqual(waits.length);
   expect(sample(text, 'booking_decision_backlog_oldest_seconds')).toBeGreaterThanOrEqual(1_500);
   expect(sample(text, 'booking_decision_backlog_oldest_seconds')).toBeLessThan(1_560);
+});
+
+test('GET /metrics still answers, without fresh database gauges, while the database is away', async () => {
+  const unreachable = createDb('postgres://postgres:x@127.0.0.1:1/none', { min: 0, max: 1 });
+  try {
+    const res = await request(createTestApp({ db: unreachable })).get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/^# TYPE booking_transitions_total counter$/m);
+  } finally {
+    await unreachable.destroy();
+  }
 });
 
 describe('a worker-only process', () => {

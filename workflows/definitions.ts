@@ -115,7 +115,7 @@ export interface BookingState {
     remindAt?: string;
     escalateAt?: string;
     expireAt?: string;
-    /** Guest reminders still to come. */
+    /** Guest reminders: the ones still ahead when the visit phase began. */
     reminders?: string[];
     arrivalCheckAt?: string;
     visitEndsAt: string;

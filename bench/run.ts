@@ -21,7 +21,7 @@ import { SendWatch, seedRestaurant, type Restaurant } from './lib/fixtures';
 import { startFloor, type Floor } from './lib/floor';
 import { startStack, type Stack } from './lib/stack';
 import { until } from './lib/stats';
-import { actOn, createBookings, floorBookings, rawSignals } from './scenarios/capacity';
+import { actOn, addPending, createBookings, floorBookings, rawSignals, untilPending } from './scenarios/capacity';
 import { floodFairness } from './scenarios/flood';
 import { bookingCost, printCost } from './scenarios/cost';
 import { ingestClosed, ingestOpen } from './scenarios/ingest';
@@ -125,7 +125,6 @@ async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[
   log(`capacity: ${SIZE.pending} bookings at c=32, their claims and ${SIZE.taps} taps at c=16`);
   const apiBefore = stack.api.rssMiB();
   const workerBefore = stack.worker.rssMiB();
-  const rssBefore = apiBefore + workerBefore;
   const floorCreate = await floorBookings(floor, SIZE.pending, 32);
   const created = await createBookings(stack, r, SIZE.pending, 32);
   rows.push({ figure: 'POST /api/bookings at c=32', value: created.perSecond, floor: floorCreate, unit: '/s', target: '>= 0.8x', pass: created.perSecond >= 0.8 * floorCreate });
@@ -133,20 +132,19 @@ async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[
   // A rate settles within a couple of thousand signals.
   const signals = await rawSignals(stack, Math.min(2000, SIZE.pending + SIZE.taps), 16);
   rows.push({ figure: `claims + taps acted on (webhook -> signal; claims ${acted.claimsPerSecond.toFixed(0)}/s, taps ${acted.tapsPerSecond.toFixed(0)}/s)`, value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
-  const claimedIds = created.bookings.slice(SIZE.taps).map((b) => b.id);
-  await until('every untapped claim PENDING', async () => {
-    const { rows: p } = await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING' and id = any($1)`, [claimedIds]);
-    return Number(p[0].n) >= claimedIds.length ? true : undefined;
-  }, 300_000, 200);
-  const pending = Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
-  const apiAfter = stack.api.rssMiB();
-  const workerAfter = stack.worker.rssMiB();
-  const rssAfter = apiAfter + workerAfter;
-  // Linear from the measured count; the run prints both ends so the slope can be checked.
-  const at10k = rssBefore + ((rssAfter - rssBefore) * 10_000) / Math.max(1, pending);
-  const mib = (a: number, b: number) => `${a.toFixed(0)}->${b.toFixed(0)}`;
+  await untilPending(stack, created.bookings.slice(SIZE.taps).map((b) => b.id));
+  const openPending = async () => Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
+  const mid = { pending: await openPending(), api: stack.api.rssMiB(), worker: stack.worker.rssMiB() };
+  // The first bookings fill pools, JIT caches and the worker's workflow cache (bounded): growth
+  // that stops. What each further open booking costs is the slope over a second batch, after it.
+  const more = Math.ceil(SIZE.pending / 2);
+  await addPending(stack, r, more);
+  const end = { pending: await openPending(), api: stack.api.rssMiB(), worker: stack.worker.rssMiB() };
+  const perBooking = (end.api + end.worker - mid.api - mid.worker) / Math.max(1, end.pending - mid.pending);
+  const at10k = end.api + end.worker + Math.max(0, perBooking) * Math.max(0, 10_000 - end.pending);
+  const mib = (a: number, b: number, c: number) => `${a.toFixed(0)}->${b.toFixed(0)}->${c.toFixed(0)}`;
   rows.push({
-    figure: `API+worker RSS at 10k PENDING (at ${pending}: api ${mib(apiBefore, apiAfter)}, worker ${mib(workerBefore, workerAfter)} MiB)`,
+    figure: `API+worker RSS at 10k PENDING (at 0/${mid.pending}/${end.pending}: api ${mib(apiBefore, mid.api, end.api)}, worker ${mib(workerBefore, mid.worker, end.worker)} MiB; ${(perBooking * 1024).toFixed(1)} KiB per further booking)`,
     value: at10k,
     unit: 'MiB',
     target: '<= 512 MiB',

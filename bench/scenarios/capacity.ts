@@ -57,3 +57,17 @@ export async function rawSignals(stack: Stack, signals: number, concurrency: num
   const run = await closedLoop(signals, concurrency, (i) => handles[i % workflows].signal(pingSignal));
   return run.perSecond;
 }
+
+/** n more open PENDING bookings: created at c=32, claimed at c=16, waited for. */
+export async function addPending(stack: Stack, r: Restaurant, n: number) {
+  const { bookings } = await createBookings(stack, r, n, 32);
+  await closedLoop(n, 16, (i) => claim(stack, bookings[i], newGuest()));
+  await untilPending(stack, bookings.map((b) => b.id));
+}
+
+export async function untilPending(stack: Stack, ids: number[]) {
+  await until(`${ids.length} bookings PENDING`, async () => {
+    const { rows } = await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING' and id = any($1)`, [ids]);
+    return Number(rows[0].n) >= ids.length ? true : undefined;
+  }, 300_000, 200);
+}

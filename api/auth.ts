@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Db } from '../db/knex';
 import { constantTimeEqual } from '../whatsapp/signature';
+import { SAFE_METHODS } from './cookies';
 import { ADMIN, CONSOLE_CHALLENGE, CONSOLE_REQUEST_HEADER, consoleCookie, sessionPrincipal } from './console/session';
 import { unauthorized } from './errors';
 
@@ -19,8 +20,6 @@ export function requireBearer(token: string, realm: string, what: string): Reque
 }
 
 export const requireAdmin = (token: string): RequestHandler => requireBearer(token, 'admin-api', 'admin');
-
-const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
 /**
  * The admin API's door: the admin bearer token exactly as before, or, for a request without

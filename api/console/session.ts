@@ -3,6 +3,7 @@ import type { Db } from '../../db/knex';
 import { listMembershipsOf } from '../../db/restaurants';
 import type { MembershipRole } from '../../domain/booking';
 import type { DeciderActor } from '../../workflows/definitions';
+import { readCookie } from '../cookies';
 import { signConsoleToken, verifyConsoleToken, type ConsoleClaims } from './tokens';
 
 /** Who a request to the admin API comes from: the admin token's holder, or one manager within their restaurants. */
@@ -31,14 +32,7 @@ export function deciderOf(res: Response, restaurantId: number): DeciderActor {
   return { type: membership.role, id: principal.userId, name: principal.name };
 }
 
-/** The session token is base64url and a dot: nothing to decode. */
-export function consoleCookie(req: Request): string | undefined {
-  for (const pair of (req.get('cookie') ?? '').split(';')) {
-    const at = pair.indexOf('=');
-    if (at > 0 && pair.slice(0, at).trim() === CONSOLE_COOKIE) return pair.slice(at + 1).trim();
-  }
-  return undefined;
-}
+export const consoleCookie = (req: Request): string | undefined => readCookie(req, CONSOLE_COOKIE);
 
 /**
  * A manager's restaurants are those the token names AND those they still belong to, read at

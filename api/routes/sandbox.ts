@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import express, { Router, type Request, type RequestHandler } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { getBooking } from '../../db/bookings';
 import { getGuestContact } from '../../db/clients';
@@ -15,6 +15,7 @@ import type { OutboundMessage } from '../../whatsapp/messages';
 import { LOCALES } from '../../whatsapp/render';
 import { fireReminderSignal } from '../../workflows/definitions';
 import type { AppDeps } from '../app';
+import { readCookie, SAFE_METHODS } from '../cookies';
 import { ApiError, notAllowedInStatus, notFound, unauthorized } from '../errors';
 import { openEventStream } from '../sse';
 import { parseBody, parseId, parseQuery } from '../validation';
@@ -46,16 +47,6 @@ export function sandboxPageUrl(apiUrl: string, key: string): string {
 }
 
 const entryQuery = z.object({ [KEY_QUERY]: z.string().max(200).optional() });
-const SAFE_METHODS = new Set(['GET', 'HEAD']);
-
-/** The key is base64url, which a cookie carries unencoded: nothing to decode. */
-function readCookie(req: Request, name: string): string | undefined {
-  for (const pair of (req.get('cookie') ?? '').split(';')) {
-    const at = pair.indexOf('=');
-    if (at > 0 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim();
-  }
-  return undefined;
-}
 
 /**
  * Whoever reaches /sandbox can read every chat and tap for any phone, so it answers only to

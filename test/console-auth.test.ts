@@ -244,3 +244,23 @@ test("a restaurant's live stream carries its own bookings' changes and nothing o
     await feed.close();
   }
 });
+
+test('CONSOLE_LINK_TTL bounds a link; CONSOLE_LINK_SECRET, when set, is the key; the settings are validated', async () => {
+  const shortLived = createConsoleLinks({ db: t.db, config: { ...config, CONSOLE_LINK_TTL: 50 }, adminToken: TEST_ADMIN_TOKEN, listeningAt: () => 'http://127.0.0.1:3000' });
+  const link = await shortLived.forPhone(a.managers[1].phone);
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const late = await open(linkPath(link!.url));
+  expect(late.res.headers.location).toBe('/console/?signin=refused');
+  expect(late.cookie).toBeUndefined();
+
+  // Another key than the API's: what a link signed before CONSOLE_LINK_SECRET was rotated looks like.
+  const secret = 'a-console-link-secret-of-32-chars!';
+  expect(consoleSigningKey({ CONSOLE_LINK_SECRET: secret }, TEST_ADMIN_TOKEN).equals(key)).toBe(false);
+  const withSecret = createConsoleLinks({ db: t.db, config: { ...config, CONSOLE_LINK_SECRET: secret }, adminToken: TEST_ADMIN_TOKEN, listeningAt: () => 'http://127.0.0.1:3000' });
+  expect((await open(linkPath((await withSecret.forPhone(a.managers[0].phone))!.url))).cookie).toBeUndefined();
+
+  expect(() => loadConfig({ CONSOLE_LINK_SECRET: 'too-short' })).toThrow(/CONSOLE_LINK_SECRET: must be at least 32 characters/);
+  expect(() => loadConfig({ PUBLIC_URL: 'ftp://example.com' })).toThrow(/PUBLIC_URL/);
+  expect(() => loadConfig({ CONSOLE_LINK_TTL: 'soon' })).toThrow(/CONSOLE_LINK_TTL/);
+  expect(loadConfig({}).CONSOLE_LINK_TTL).toBe(15 * 60_000);
+});

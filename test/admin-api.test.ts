@@ -1,10 +1,9 @@
 import type { Express } from 'express';
 import pino from 'pino';
-import type { Response } from 'supertest';
 import { request } from './helpers/openapi';
 import { createDb } from '../db/knex';
 import { findMembershipByPhone, findMembershipByUserId, getTable, listMembers } from '../db/restaurants';
-import { createTestApp, TEST_ADMIN_TOKEN } from './helpers/app';
+import { createTestApp, expectError, TEST_ADMIN_TOKEN } from './helpers/app';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 
 let t: TestDatabase;
@@ -27,15 +26,6 @@ async function newRestaurant(name = 'Bistro'): Promise<number> {
   const res = await admin.post('/restaurants', { name, timezone: 'Asia/Almaty', managerLanguageCode: 'ru' });
   expect(res.status).toBe(201);
   return res.body.id;
-}
-
-/** Every error in the one shape, and nothing internal in it. */
-function expectError(res: Response, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.type).toBe('application/json');
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
-  expect(Object.keys(res.body.error).every((k) => ['code', 'message', 'details'].includes(k))).toBe(true);
-  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|node_modules|select |insert /i);
 }
 
 describe('authentication', () => {

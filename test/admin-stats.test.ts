@@ -3,7 +3,7 @@ import type { Response } from 'supertest';
 import { request } from './helpers/openapi';
 import { BOOKING_STATUSES, canTransition, type BookingStatus } from '../domain/booking';
 import { maskPhone } from '../domain/phone';
-import { createTestApp, TEST_ADMIN_TOKEN } from './helpers/app';
+import { createTestApp, expectError, TEST_ADMIN_TOKEN } from './helpers/app';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 import { createRestaurantFixture, testPhone, type RestaurantFixture } from './helpers/fixtures';
 import { insertBookingWithHistory, insertMessage, seededRandom, type SeededBooking, type SeededMessage } from './helpers/statsRows';
@@ -40,14 +40,6 @@ function lives(): BookingStatus[][] {
 
 const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const get = (path: string, query: Record<string, string | number> = {}) => request(app).get(`/admin-api${path}`).query(query).set(auth);
-
-function expectError(res: Response, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.type).toBe('application/json');
-  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
-  expect(Object.keys(res.body.error).every((k) => ['code', 'message', 'details'].includes(k))).toBe(true);
-  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|node_modules|select |insert /i);
-}
 
 /** percentile_cont's definition: linear interpolation between the closest ranks. */
 function percentile(values: number[], p: number): number | null {

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { Response } from 'supertest';
 import { createApp, type AppDeps } from '../../api/app';
 import { loadConfig } from '../../config';
 import { createLogger } from '../../observability/logger';
@@ -22,4 +23,13 @@ export function createTestApp(deps: Pick<AppDeps, 'db'> & Partial<AppDeps>) {
     adminToken: TEST_ADMIN_TOKEN,
     ...deps,
   });
+}
+
+/** Every error in the one shape, and nothing internal in it. */
+export function expectError(res: Response, status: number, code: string) {
+  expect(res.status).toBe(status);
+  expect(res.type).toBe('application/json');
+  expect(res.body).toEqual({ error: expect.objectContaining({ code, message: expect.any(String) }) });
+  expect(Object.keys(res.body.error).every((k) => ['code', 'message', 'details'].includes(k))).toBe(true);
+  expect(res.text).not.toMatch(/\bat .+:\d+:\d+|node_modules|select |insert /i);
 }

@@ -17,6 +17,8 @@ export interface Restaurant {
   reminderMinutes: number[] | null;
   /** null means the default from config. */
   guestCancelCutoffMinutes: number | null;
+  /** The WhatsApp account it sends from (whatsapp_accounts); null: the default account from config. */
+  whatsappAccountId: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -48,7 +50,7 @@ export interface Member {
   language: Language | null;
 }
 
-export type NewRestaurant = Pick<Restaurant, 'name' | 'timezone' | 'managerLanguageCode'>;
+export type NewRestaurant = Pick<Restaurant, 'name' | 'timezone' | 'managerLanguageCode'> & Partial<Pick<Restaurant, 'whatsappAccountId'>>;
 export type RestaurantPatch = Partial<Omit<Restaurant, 'id' | 'createdAt' | 'updatedAt'>>;
 export type NewTable = Pick<Table, 'name' | 'seats' | 'features'>;
 export type NewMenuItem = Pick<MenuItem, 'name' | 'priceMinor' | 'currency'>;
@@ -68,6 +70,7 @@ const RESTAURANT_FIELDS: ColumnMap<RestaurantPatch> = {
   phone: 'phone',
   reminderMinutes: 'reminder_minutes',
   guestCancelCutoffMinutes: 'guest_cancel_cutoff_minutes',
+  whatsappAccountId: 'whatsapp_account_id',
 };
 const TABLE_FIELDS: ColumnMap<Omit<Table, 'id'>> = {
   restaurantId: 'restaurant_id',

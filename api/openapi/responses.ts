@@ -127,6 +127,7 @@ export const restaurant = z
     phone: z.string().nullable().meta({ description: 'E.164; told to a guest who must call' }),
     reminderMinutes: z.array(minutes).nullable().meta({ description: 'Guest reminders, minutes before the start; null: the config default' }),
     guestCancelCutoffMinutes: z.int().min(0).nullable(),
+    whatsappAccountId: id.nullable().meta({ description: 'The WhatsApp account it sends from; null: the default account from config' }),
     createdAt: timestamp,
     updatedAt: timestamp,
     effective: z

@@ -21,7 +21,7 @@ import {
 } from '../../../db/restaurants';
 import type { AppDeps } from '../../app';
 import { conflict, notFound, validationFailed } from '../../errors';
-import { parseBody, parseId, PG_INT_MAX, text } from '../../validation';
+import { idSchema, parseBody, parseId, PG_INT_MAX, text } from '../../validation';
 
 /**
  * Admin API for restaurants, mounted at /admin-api/restaurants behind requireAdmin.
@@ -63,10 +63,12 @@ const reminderMinutes = z
   .transform((m) => [...m].sort((a, b) => b - a))
   .nullable()
   .optional();
+/** The WhatsApp account it sends from (/admin-api/whatsapp-accounts); null: the default account from config. */
+const whatsappAccountId = idSchema.nullable().optional();
 /** 0: guests may cancel in WhatsApp until the start. */
 const cutoffMinutes = z.number().int().min(0).max(WEEK_MINUTES).nullable().optional();
 
-const phone = text({ max: 40 }).transform((value, ctx) => {
+export const phone = text({ max: 40 }).transform((value, ctx) => {
   const e164 = normalizePhone(value);
   if (e164) return e164;
   ctx.addIssue({
@@ -88,6 +90,7 @@ export const restaurantPatchSchema = z.strictObject({
   phone: phone.nullable().optional(),
   reminderMinutes,
   guestCancelCutoffMinutes: cutoffMinutes,
+  whatsappAccountId,
 });
 
 export const tableSchema = z.strictObject({
@@ -127,7 +130,7 @@ export const memberSchema = z.strictObject({
 });
 
 /** managerLanguageCode defaults to DEFAULT_LANGUAGE from config. */
-export const newRestaurantSchema = z.strictObject({ name, timezone, managerLanguageCode: language.optional() });
+export const newRestaurantSchema = z.strictObject({ name, timezone, managerLanguageCode: language.optional(), whatsappAccountId });
 
 const TIMING_FIELDS = ['decisionReminderMinutes', 'escalateMinutes', 'decisionTimeoutMinutes'] as const;
 

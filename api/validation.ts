@@ -58,6 +58,21 @@ export function parseQuery<S extends z.ZodType>(req: Request, schema: S): z.outp
 }
 
 /**
+ * Keyset cursor of a list paged newest first on id (the inbox, the message log): the id of
+ * the page's last row, opaque to clients.
+ */
+export const encodeIdCursor = (row: { id: number }) => Buffer.from(String(row.id)).toString('base64url');
+
+/** The id encodeIdCursor wrote, or 400 validation_failed on `cursor`. */
+export function decodeIdCursor(cursor: string): number {
+  const raw = Buffer.from(cursor, 'base64url').toString();
+  if (!/^[1-9]\d{0,9}$/.test(raw) || Number(raw) > PG_INT_MAX) {
+    throw validationFailed([{ in: 'query', path: 'cursor', message: 'not a cursor this API returned' }]);
+  }
+  return Number(raw);
+}
+
+/**
  * A path id. One that is not a positive integer cannot name any record, so it gets the
  * same 404 as a well-formed id that names none: "no such <resource>" has one answer.
  */

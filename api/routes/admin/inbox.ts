@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { INBOX_STATES, listInbox, retryDeadRow, type InboxRow } from '../../../db/messages';
+import { INBOX_STATES, listInbox, retryDeadRow } from '../../../db/messages';
 import type { AppDeps } from '../../app';
-import { conflict, notFound, validationFailed } from '../../errors';
-import { parseId, parseQuery } from '../../validation';
+import { conflict, notFound } from '../../errors';
+import { decodeIdCursor, encodeIdCursor, parseId, parseQuery } from '../../validation';
 
 export const listQuery = z
   .object({
@@ -12,14 +12,6 @@ export const listQuery = z
     cursor: z.string().max(40).optional(),
   })
   .strict();
-
-/** Keyset cursor: the id of the last row of the page (rows come newest first), opaque to clients. */
-const encodeCursor = (row: InboxRow) => Buffer.from(String(row.id)).toString('base64url');
-function decodeCursor(cursor: string): number {
-  const id = Number(Buffer.from(cursor, 'base64url').toString());
-  if (!Number.isInteger(id) || id < 1) throw validationFailed([{ in: 'query', path: 'cursor', message: 'not a cursor this API returned' }]);
-  return id;
-}
 
 /**
  * The WhatsApp inbox for operators: what is waiting, what was skipped or foreign, and the
@@ -31,9 +23,9 @@ export function adminInboxRouter({ db }: Pick<AppDeps, 'db'>): Router {
 
   router.get('/', async (req, res) => {
     const q = parseQuery(req, listQuery);
-    const rows = await listInbox(db, { state: q.state, limit: q.limit + 1, beforeId: q.cursor ? decodeCursor(q.cursor) : undefined });
+    const rows = await listInbox(db, { state: q.state, limit: q.limit + 1, beforeId: q.cursor ? decodeIdCursor(q.cursor) : undefined });
     const page = rows.slice(0, q.limit);
-    res.json({ items: page, nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null });
+    res.json({ items: page, nextCursor: rows.length > q.limit ? encodeIdCursor(page[page.length - 1]) : null });
   });
 
   // The row is due again at once; an inbox picks it up on its next look (every few seconds).

@@ -1,10 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { maskPhone, normalizePhone } from '../../../domain/phone';
-import { listMessageLog, type MessageLogRow } from '../../../db/messageLog';
+import { listMessageLog } from '../../../db/messageLog';
 import type { AppDeps } from '../../app';
-import { validationFailed } from '../../errors';
-import { idSchema, parseQuery, PG_INT_MAX, text } from '../../validation';
+import { decodeIdCursor, encodeIdCursor, idSchema, parseQuery, text } from '../../validation';
 import { requireRestaurantAccess, viewAsField, viewerOf } from '../../viewer';
 
 /** Purposes and statuses are our own identifiers (domain/notifications.ts, db/messages.ts): letters and underscores. */
@@ -29,16 +28,6 @@ export const messageLogQuery = z.strictObject({
   ...viewAsField,
 });
 
-/** Keyset cursor: the id of the last row of the page (rows come newest first), opaque to clients. */
-const encodeCursor = (row: MessageLogRow) => Buffer.from(String(row.id)).toString('base64url');
-function decodeCursor(cursor: string): number {
-  const raw = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[1-9]\d{0,9}$/.test(raw) || Number(raw) > PG_INT_MAX) {
-    throw validationFailed([{ in: 'query', path: 'cursor', message: 'not a cursor this API returned' }]);
-  }
-  return Number(raw);
-}
-
 /**
  * GET /admin-api/messages. The admin sees every message with full phone numbers and payloads;
  * a manager (or an admin with managerId) sees only messages about bookings of their
@@ -61,13 +50,13 @@ export function adminMessagesRouter({ db }: Pick<AppDeps, 'db'>): Router {
       status: q.status,
       purpose: q.purpose,
       memberUserId: member ? viewer.userId : undefined,
-      beforeId: q.cursor ? decodeCursor(q.cursor) : undefined,
+      beforeId: q.cursor ? decodeIdCursor(q.cursor) : undefined,
       limit: q.limit + 1, // one more than asked tells whether another page exists
     });
     const page = rows.slice(0, q.limit);
     res.json({
       items: page.map(({ payload, ...row }) => (member ? { ...row, phone: maskPhone(row.phone) } : { ...row, payload })),
-      nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null,
+      nextCursor: rows.length > q.limit ? encodeIdCursor(page[page.length - 1]) : null,
     });
   });
 

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
+import { normalizePhone } from '../domain/phone';
 import { notFound, validationFailed, zodProblems, type FieldProblem } from './errors';
 
 /** Largest Postgres `integer` (ids are `serial`s): a larger number would fail in the database, not here. */
@@ -21,6 +22,17 @@ const STORABLE_TEXT_MESSAGE = 'must not contain NUL characters or unpaired UTF-1
 export function text({ min = 0, max }: { min?: number; max: number }) {
   return z.string().refine(isStorableText, STORABLE_TEXT_MESSAGE).trim().min(min).max(max);
 }
+
+/** A phone number as a person types it, stored and compared in E.164 (`+77011234567`). */
+export const phoneNumber = text({ max: 40 }).transform((value, ctx) => {
+  const e164 = normalizePhone(value);
+  if (e164) return e164;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'not a valid phone number; use the international format with the country code, e.g. +77011234567',
+  });
+  return z.NEVER;
+});
 
 /** Years Postgres, JavaScript and every client agree on; anything else is a typo or an attack. */
 const SANE_YEARS = { min: 1900, max: 9999 };

@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { maskPhone, normalizePhone } from '../../../domain/phone';
+import { maskPhone } from '../../../domain/phone';
 import { listMessageLog } from '../../../db/messageLog';
 import type { AppDeps } from '../../app';
-import { decodeIdCursor, encodeIdCursor, idSchema, parseQuery, text } from '../../validation';
+import { decodeIdCursor, encodeIdCursor, idSchema, parseQuery, phoneNumber } from '../../validation';
 import { requireRestaurantAccess, viewAsField, viewerOf } from '../../viewer';
 
 /** Purposes and statuses are our own identifiers (domain/notifications.ts, db/messages.ts): letters and underscores. */
@@ -12,14 +12,7 @@ const identifier = z.string().regex(/^[A-Za-z_]{1,64}$/, 'must be 1 to 64 letter
 export const messageLogQuery = z.strictObject({
   bookingId: z.coerce.number().pipe(idSchema).optional(),
   restaurantId: z.coerce.number().pipe(idSchema).optional(),
-  phone: text({ min: 3, max: 40 })
-    .transform((value, ctx) => {
-      const e164 = normalizePhone(value);
-      if (e164) return e164;
-      ctx.addIssue({ code: 'custom', message: 'not a valid phone number; use the international format, e.g. +77011234567' });
-      return z.NEVER;
-    })
-    .optional(),
+  phone: phoneNumber.optional(),
   direction: z.enum(['in', 'out']).optional(),
   status: identifier.optional(),
   purpose: identifier.optional(),

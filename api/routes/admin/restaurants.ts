@@ -2,7 +2,6 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../../config';
 import { LANGUAGES, MEMBERSHIP_ROLES } from '../../../domain/booking';
-import { normalizePhone } from '../../../domain/phone';
 import { resolveTiming } from '../../../domain/timing';
 import {
   addMember,
@@ -21,7 +20,7 @@ import {
 } from '../../../db/restaurants';
 import type { AppDeps } from '../../app';
 import { conflict, notFound, validationFailed } from '../../errors';
-import { idSchema, parseBody, parseId, PG_INT_MAX, text } from '../../validation';
+import { idSchema, parseBody, parseId, PG_INT_MAX, phoneNumber, text } from '../../validation';
 
 /**
  * Admin API for restaurants, mounted at /admin-api/restaurants behind requireAdmin.
@@ -68,16 +67,6 @@ const whatsappAccountId = idSchema.nullable().optional();
 /** 0: guests may cancel in WhatsApp until the start. */
 const cutoffMinutes = z.number().int().min(0).max(WEEK_MINUTES).nullable().optional();
 
-export const phone = text({ max: 40 }).transform((value, ctx) => {
-  const e164 = normalizePhone(value);
-  if (e164) return e164;
-  ctx.addIssue({
-    code: 'custom',
-    message: 'not a valid phone number; use the international format with the country code, e.g. +77011234567',
-  });
-  return z.NEVER;
-});
-
 export const restaurantPatchSchema = z.strictObject({
   name: name.optional(),
   timezone: timezone.optional(),
@@ -87,7 +76,7 @@ export const restaurantPatchSchema = z.strictObject({
   decisionTimeoutMinutes: minutes,
   slotMinutes: minutes,
   /** The number a guest is told to call (a cancel too close to the start); null: the first owner's or manager's. */
-  phone: phone.nullable().optional(),
+  phone: phoneNumber.nullable().optional(),
   reminderMinutes,
   guestCancelCutoffMinutes: cutoffMinutes,
   whatsappAccountId,
@@ -124,7 +113,7 @@ export const menuItemSchema = z
 
 export const memberSchema = z.strictObject({
   name,
-  phone,
+  phone: phoneNumber,
   role: z.enum(MEMBERSHIP_ROLES).default('manager'),
   language: language.optional(),
 });

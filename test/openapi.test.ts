@@ -1,6 +1,8 @@
 /** The OpenAPI document: valid OpenAPI 3.1, served, and naming every route the app registers. */
 import { validate, compileErrors } from '@readme/openapi-parser';
 import type { Express } from 'express';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import supertest from 'supertest';
 import type { BookingStatusFeed } from '../db/bookingEvents';
 import type { NotificationChannel } from '../domain/notifications';
@@ -9,6 +11,7 @@ import { createWhatsAppWebhookRouter } from '../api/routes/whatsappWebhook';
 import { loadConfig } from '../config';
 import { claimOutbound } from '../db/messages';
 import { createTestApp, fakeTemporal, TEST_ADMIN_TOKEN } from './helpers/app';
+import { ensureChromium, launchBrowser } from './helpers/browser';
 import { createRestaurantFixture } from './helpers/fixtures';
 import { uniqueId } from './helpers/temporal';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
@@ -95,12 +98,35 @@ test('GET /openapi.json serves the document; GET /docs the reference page, its a
   expect(page.status).toBe(200);
   expect(page.headers['content-security-policy']).toContain("default-src 'self'");
   const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
-  expect(assets).toEqual(['docs/swagger-ui.css', 'docs/swagger-ui-bundle.js', 'docs/init.js']);
+  expect(assets).toEqual(['docs/favicon-32x32.png', 'docs/swagger-ui.css', 'docs/swagger-ui-bundle.js', 'docs/init.js']);
   for (const asset of assets) {
     // Files of the page, not operations: unchecked.
     const res = await supertest(app).get(`/${asset}`);
     expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toMatch(/javascript|css/);
+    expect(res.headers['content-type']).toMatch(/javascript|css|png/);
+  }
+});
+
+test('the reference page renders every operation in chromium, under its CSP, from this server alone', async () => {
+  await ensureChromium();
+  const server = http.createServer(app).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('request', (r) => !r.url().startsWith(origin) && problems.push(`request elsewhere: ${r.url()}`));
+    await page.goto(`${origin}/docs`);
+    await page.waitForSelector('.opblock');
+    expect(await page.locator('.opblock').count()).toBe(documented().length);
+    // A CSP violation or a missing asset shows up as a console error.
+    expect(problems).toEqual([]);
+  } finally {
+    await browser.close();
+    server.close();
   }
 });
 

@@ -167,12 +167,6 @@ export function buildOpenApiDocument() {
         post: decision('Cancel a PENDING or APPROVED booking', reasonBody, 'The reason is told to the guest.'),
       },
       '/admin-api/r/{restaurantId}/booking/{bookingId}/arrived': {
-        post: decision('The guest of an APPROVED booking came: SEATED', arrivalBody, 'The body is `{}`.'),
-      },
-      '/admin-api/r/{restaurantId}/booking/{bookingId}/no-show': {
-        post: decision('The guest of an APPROVED booking did not come (after its start): NO_SHOW', arrivalBody, 'The body is `{}`.'),
-      },
-      '/admin-api/r/{restaurantId}/booking/{bookingId}/arrived': {
         post: decision('The guest of an APPROVED booking arrived: SEATED', arrivalBody, 'COMPLETED follows at the end of the slot.'),
       },
       '/admin-api/r/{restaurantId}/booking/{bookingId}/no-show': {

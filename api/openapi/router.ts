@@ -9,6 +9,7 @@ import { buildOpenApiDocument } from './document';
  */
 const DOCS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>wa-booking API reference</title>
+<link rel="icon" href="docs/favicon-32x32.png">
 <link rel="stylesheet" href="docs/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="docs/swagger-ui-bundle.js"></script>
@@ -20,8 +21,8 @@ const SWAGGER_UI_DIR = path.dirname(require.resolve('swagger-ui-dist/package.jso
 // Relative, so the page works behind a proxy that mounts the API under a path.
 const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#swagger-ui', deepLinking: true });`;
 
-// Swagger UI sets inline styles and renders inline SVG; everything else is this origin's.
-const DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'";
+// Swagger UI's icons are data: URLs; everything else is this origin's files.
+const DOCS_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 export function apiReferenceRouter(): Router {
   const router = Router();

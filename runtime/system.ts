@@ -128,7 +128,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       }
       const connection = await NativeConnection.connect({ address: o.temporalAddress });
       stops.push(() => connection.close());
-      log('bundling workflows and starting the worker ...');
+      log('starting the worker ...');
       const worker: Worker = await createBookingWorker({
         config,
         connection,

@@ -22,6 +22,7 @@ export async function createBookingWorker(opts: BookingWorkerOptions): Promise<W
   const { config, connection, dataConverter, workflowBundle, ...deps } = opts;
   const prebuilt = workflowBundle ? undefined : prebuiltWorkflowBundle();
   if (prebuilt) deps.logger.info({ codePath: prebuilt.codePath }, 'workflows from the prebuilt bundle');
+  else if (!workflowBundle) deps.logger.info('bundling the workflows (npm run build prebuilds them) ...');
   const worker = await Worker.create({
     connection,
     dataConverter,

@@ -1,9 +1,12 @@
 import type { Client } from '@temporalio/client';
 import express, { type Router } from 'express';
 import type { Config } from '../config';
+import { resolveCredentialKeys } from '../config/credentialKeys';
+import type { PayloadKey } from '../config/payloadKeys';
 import type { BookingStatusFeed } from '../db/bookingEvents';
 import type { Db } from '../db/knex';
 import type { Logger } from '../observability/logger';
+import { lazyCredentialCipher } from '../whatsapp/accounts/credentials';
 import { authenticateAdminApi } from './auth';
 import { confineManagers } from './console/scope';
 import { consoleSigningKey } from './console/tokens';
@@ -16,12 +19,14 @@ import { adminMessagesRouter } from './routes/admin/messages';
 import { restaurantsRouter } from './routes/admin/restaurants';
 import { adminStatsRouter } from './routes/admin/stats';
 import { restaurantEventsRouter } from './routes/admin/restaurantEvents';
+import { whatsappAccountsRouter } from './routes/admin/whatsappAccounts';
 import { bookingsRouter } from './routes/bookings';
 import { CONSOLE_PATH, consoleRouter } from './routes/console';
 import { codecRouter, type CodecDeps } from './routes/codec';
 import { healthRouter } from './routes/health';
 import { metricsRouter } from './routes/metrics';
 import { SANDBOX_PATH, sandboxRouter, type SandboxDeps } from './routes/sandbox';
+import { createWahaWebhookRouter } from './routes/wahaWebhook';
 
 export interface AppDeps {
   config: Config;
@@ -31,7 +36,9 @@ export interface AppDeps {
   /** From resolveAdminToken(config). */
   adminToken: string;
   /** The WhatsApp webhook (createWhatsAppWebhookRouter); its inbox lives as long as the process. */
-  webhook?: Router;
+  webhook?: Router & { inbox?: { kick(): void } };
+  /** Seal the WhatsApp accounts' credentials; unset: resolveCredentialKeys(config), on first use. */
+  whatsappCredentialKeys?: PayloadKey[];
   /** Serves GET /api/bookings/:id/events; absent where a test has no use for it. */
   bookingEvents?: BookingStatusFeed;
   /** Sandbox mode only: /sandbox, the page that plays WhatsApp for the guest and the managers. */
@@ -54,13 +61,16 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/admin-api', authenticateAdminApi({ adminToken: deps.adminToken, consoleKey, db: deps.db }));
   // Its own CORS, token check and a larger body limit than the API's JSON parser below.
   if (deps.codec) app.use('/codec', codecRouter({ ...deps.codec, adminToken: deps.adminToken }));
-  // Before the JSON parser: the webhook's signature is checked over the raw bytes.
+  const credentials = lazyCredentialCipher(() => deps.whatsappCredentialKeys ?? resolveCredentialKeys(deps.config));
+  // Before the JSON parser: the webhooks' signatures are checked over the raw bytes.
   if (deps.webhook) app.use(deps.webhook);
+  app.use(createWahaWebhookRouter({ ...deps, credentials, inbox: deps.webhook?.inbox }));
   app.use(express.json({ limit: '100kb' }));
   // After the parser: a manager's Approve is checked to be on their own behalf.
   app.use('/admin-api', confineManagers(deps.db));
   app.use('/admin-api', restaurantEventsRouter(deps));
   app.use('/admin-api/restaurants', restaurantsRouter(deps));
+  app.use('/admin-api/whatsapp-accounts', whatsappAccountsRouter({ ...deps, credentials }));
   app.use('/admin-api/inbox', adminInboxRouter(deps));
   app.use('/admin-api/stats', adminStatsRouter(deps));
   app.use('/admin-api/messages', adminMessagesRouter(deps));

@@ -130,7 +130,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 const cleanText = (s: string) => (POISON.test(s) ? s.replace(/\u0000/g, '').replace(LONE_SURROGATE, '\ufffd') : s);
 
 /** Cleans every string (and key) of a freshly parsed JSON value in place: NUL removed, lone surrogate → U+FFFD. */
-function clean(value: unknown): unknown {
+export function clean(value: unknown): unknown {
   if (typeof value === 'string') return cleanText(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = clean(value[i]);

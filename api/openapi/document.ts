@@ -11,6 +11,9 @@ import { memberSchema, menuItemSchema, newRestaurantSchema, restaurantPatchSchem
 import { bookingRequest, idempotencyKeyHeader } from '../routes/bookings';
 import { payloadsBody } from '../routes/codec';
 import { WHATSAPP_WEBHOOK_PATH } from '../routes/whatsappWebhook';
+import { WAHA_WEBHOOK_PATH } from '../routes/wahaWebhook';
+import { accountPatchSchema, accountTestBody, newAccountSchema, qrQuery } from '../routes/admin/whatsappAccounts';
+import { WAHA_HMAC_ALGORITHM_HEADER, WAHA_HMAC_HEADER } from '../../whatsapp/waha/events';
 import { CONSOLE_COOKIE, CONSOLE_REQUEST_HEADER } from '../console/session';
 import { idSchema } from '../validation';
 import * as out from './responses';
@@ -89,10 +92,11 @@ export function buildOpenApiDocument() {
       { name: 'Bookings', description: 'The public API restaurant websites call.' },
       { name: 'Admin: bookings', description: 'The back office: decisions and booking views.' },
       { name: 'Admin: restaurants', description: 'Restaurants, tables, menu items and managers.' },
+      { name: 'Admin: WhatsApp accounts', description: 'The WhatsApp numbers restaurants send from: Cloud API numbers and WAHA sessions.' },
       { name: 'Admin: inbox', description: 'The WhatsApp inbox and its dead letter.' },
       { name: 'Admin: reports', description: 'Statistics and the message log.' },
       { name: 'Console', description: 'The restaurant console page and its sign-in.' },
-      { name: 'WhatsApp', description: "Meta's webhook." },
+      { name: 'WhatsApp', description: "Meta's and WAHA's webhooks." },
       { name: 'Operations', description: 'Health, metrics, the Temporal UI codec and this reference.' },
     ],
     components: {
@@ -291,6 +295,106 @@ export function buildOpenApiDocument() {
           responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404, 503) },
         },
       },
+      '/admin-api/whatsapp-accounts': {
+        post: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: 'Add a Cloud API number or a WAHA session',
+          description: 'Credentials are stored encrypted (WHATSAPP_CREDENTIALS_KEYS) and never answered. 503 when no key is configured.',
+          security: ADMIN,
+          requestBody: { required: true, content: json(newAccountSchema) },
+          responses: {
+            201: { ...ok('Created; Location names it', out.whatsappAccount), headers: z.object({ location: z.string() }) },
+            ...errors(...BODY_ERRORS, 401, 403, 409, 503),
+          },
+        },
+        get: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: 'Every account',
+          security: ADMIN,
+          responses: { 200: ok('The accounts, oldest first', out.whatsappAccountList), ...errors(401, 403, 503) },
+        },
+      },
+      '/admin-api/whatsapp-accounts/{id}': {
+        get: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: 'One account',
+          security: ADMIN,
+          requestParams: { path: pathIds('id') },
+          responses: { 200: ok('The account', out.whatsappAccount), ...errors(401, 403, 404, 503) },
+        },
+        patch: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: "Change an account's name, number, provider ids or credentials",
+          description: "A credential absent is kept, null clears an optional one. The other provider's fields are 400; the provider never changes.",
+          security: ADMIN,
+          requestParams: { path: pathIds('id') },
+          requestBody: { required: true, content: json(accountPatchSchema) },
+          responses: { 200: ok('The changed account', out.whatsappAccount), ...errors(...BODY_ERRORS, 401, 403, 404, 409, 503) },
+        },
+        delete: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: 'Remove an account no restaurant sends from',
+          description: 'While restaurants point at it: 409 conflict, details.restaurantIds naming them.',
+          security: ADMIN,
+          requestParams: { path: pathIds('id') },
+          responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404, 409, 503) },
+        },
+      },
+      '/admin-api/whatsapp-accounts/{id}/test': {
+        post: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: 'Send a test text through the account',
+          description: "Answers what the provider did (sent, or failed with its error); recorded in the message log. A retry with the same Idempotency-Key sends nothing again.",
+          security: ADMIN,
+          requestParams: { path: pathIds('id'), header: idempotencyKey('A retry with the same key answers the first attempt.') },
+          requestBody: { required: true, content: json(accountTestBody) },
+          responses: { 200: ok('What happened', out.whatsappAccountTest), ...errors(...BODY_ERRORS, 401, 403, 404, 503) },
+        },
+      },
+      '/admin-api/whatsapp-accounts/{id}/session': {
+        get: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: "A WAHA account's session, as WAHA reports it",
+          description: 'A Cloud API account has none: 409. WAHA unreachable or failing: 503; refusing (e.g. a wrong API key): 409.',
+          security: ADMIN,
+          requestParams: { path: pathIds('id') },
+          responses: { 200: ok('The session', out.wahaSession), ...errors(401, 403, 404, 409, 503) },
+        },
+      },
+      '/admin-api/whatsapp-accounts/{id}/session/start': {
+        post: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: "Start a WAHA account's session",
+          security: ADMIN,
+          requestParams: { path: pathIds('id') },
+          responses: { 200: ok('The session', out.wahaSession), ...errors(401, 403, 404, 409, 503) },
+        },
+      },
+      '/admin-api/whatsapp-accounts/{id}/session/stop': {
+        post: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: "Stop a WAHA account's session",
+          security: ADMIN,
+          requestParams: { path: pathIds('id') },
+          responses: { 200: ok('The session', out.wahaSession), ...errors(401, 403, 404, 409, 503) },
+        },
+      },
+      '/admin-api/whatsapp-accounts/{id}/qr': {
+        get: {
+          tags: ['Admin: WhatsApp accounts'],
+          summary: "The QR code that pairs a WAHA account's session with a phone",
+          description: 'While the session is SCAN_QR_CODE; otherwise WAHA refuses (409).',
+          security: ADMIN,
+          requestParams: { path: pathIds('id'), query: qrQuery },
+          responses: {
+            200: {
+              description: 'format=image: the PNG; format=raw: the value to render',
+              content: { 'image/png': { schema: z.string().meta({ format: 'binary' }) }, 'application/json': { schema: z.strictObject({ value: z.string() }) } },
+            },
+            ...errors(401, 403, 404, 409, 503),
+          },
+        },
+      },
       '/admin-api/inbox': {
         get: {
           tags: ['Admin: inbox'],
@@ -308,6 +412,25 @@ export function buildOpenApiDocument() {
           security: ADMIN,
           requestParams: { path: pathIds('id') },
           responses: { 200: ok('Due again', out.inboxRetried), ...errors(401, 403, 404, 409, 503) },
+        },
+      },
+      [WAHA_WEBHOOK_PATH]: {
+        post: {
+          tags: ['WhatsApp'],
+          summary: "WAHA's events (message, message.ack, session.status), routed to an account by session",
+          description:
+            'Answered 200 once stored. A session whose account has a webhook HMAC key must sign every delivery (401 otherwise); a session no account has is stored as foreign and ignored.',
+          requestParams: {
+            header: z.object({
+              [WAHA_HMAC_HEADER]: z.string().optional().meta({ description: 'Lowercase hex HMAC-SHA512 of the raw body with the hmac.key' }),
+              [WAHA_HMAC_ALGORITHM_HEADER]: z.literal('sha512').optional(),
+            }),
+          },
+          requestBody: {
+            required: true,
+            content: json(z.looseObject({ event: z.string(), session: z.string(), payload: z.unknown() }).meta({ description: 'https://waha.devlike.pro/docs/how-to/events/' })),
+          },
+          responses: { 200: { description: 'Stored', content: { 'text/plain': { schema: z.string() } } }, ...errors(400, 401, 413, 503) },
         },
       },
       [WHATSAPP_WEBHOOK_PATH]: {

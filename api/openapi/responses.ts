@@ -273,3 +273,52 @@ export const consoleSession = z
     finalStatuses: z.array(status),
   })
   .meta({ id: 'ConsoleSession' });
+
+const accountCommon = { id, name: z.string(), displayNumber: z.string().meta({ description: 'E.164' }), createdAt: timestamp, updatedAt: timestamp };
+export const whatsappAccount = z
+  .discriminatedUnion('provider', [
+    z.strictObject({
+      ...accountCommon,
+      provider: z.literal('cloud_api'),
+      phoneNumberId: z.string(),
+      hasAccessToken: z.boolean(),
+      hasAppSecret: z.boolean(),
+    }),
+    z.strictObject({
+      ...accountCommon,
+      provider: z.literal('waha'),
+      baseUrl: z.string(),
+      session: z.string(),
+      hasApiKey: z.boolean(),
+      hasWebhookHmacKey: z.boolean(),
+      sessionStatus: z.string().nullable().meta({ description: 'The last session.status WAHA reported (STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED)' }),
+      sessionStatusAt: timestamp.nullable(),
+    }),
+  ])
+  .meta({ id: 'WhatsAppAccount', description: 'Credentials are never shown: has* says whether one is set.' });
+
+export const whatsappAccountList = z.strictObject({ items: z.array(whatsappAccount) }).meta({ id: 'WhatsAppAccountList' });
+
+export const whatsappAccountTest = z
+  .discriminatedUnion('status', [
+    z.strictObject({ status: z.literal('sent'), messageId: z.string().meta({ description: "The provider's message id" }) }),
+    z.strictObject({ status: z.literal('sending').meta({ description: 'A retry while the first attempt is under way' }) }),
+    z.strictObject({
+      status: z.literal('failed'),
+      error: z.strictObject({
+        title: z.string(),
+        reason: z.string().optional(),
+        retryable: z.boolean().optional(),
+        code: z.int().optional().meta({ description: "Meta's error code (Cloud API)" }),
+      }),
+    }),
+  ])
+  .meta({ id: 'WhatsAppAccountTest' });
+
+export const wahaSession = z
+  .strictObject({
+    name: z.string(),
+    status: z.string().meta({ description: "WAHA's: STOPPED, STARTING, SCAN_QR_CODE, WORKING or FAILED" }),
+    me: z.strictObject({ id: z.string(), pushName: z.string().optional() }).nullable().meta({ description: 'The paired WhatsApp account' }),
+  })
+  .meta({ id: 'WahaSession' });

@@ -59,3 +59,20 @@ export function createCredentialCipher(keys: PayloadKey[]): CredentialCipher {
     },
   };
 }
+
+/**
+ * The cipher of a process, made on first use: a process that never touches an account's
+ * credentials never needs the keys (nor creates the embedded stack's key file). Throws
+ * CredentialSealError when no keys are configured, naming the variable to set.
+ */
+export function lazyCredentialCipher(resolveKeys: () => PayloadKey[] | undefined): () => CredentialCipher {
+  let cipher: CredentialCipher | undefined;
+  return () => {
+    if (cipher) return cipher;
+    const keys = resolveKeys();
+    if (!keys?.length) {
+      throw new CredentialSealError('WHATSAPP_CREDENTIALS_KEYS is not set, so WhatsApp account credentials cannot be sealed or opened');
+    }
+    return (cipher = createCredentialCipher(keys));
+  };
+}

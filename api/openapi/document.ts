@@ -16,6 +16,7 @@ import { accountPatchSchema, accountTestBody, newAccountSchema, qrQuery } from '
 import { WAHA_HMAC_ALGORITHM_HEADER, WAHA_HMAC_HEADER } from '../../whatsapp/waha/events';
 import { CONSOLE_COOKIE, CONSOLE_REQUEST_HEADER } from '../console/session';
 import { idSchema } from '../validation';
+import { version } from '../../package.json';
 import * as out from './responses';
 
 /**
@@ -79,7 +80,7 @@ export function buildOpenApiDocument() {
     openapi: '3.1.1',
     info: {
       title: 'wa-booking API',
-      version: '0.1.0',
+      version,
       description: [
         'WhatsApp booking confirmation: a restaurant site creates a DRAFT booking, the guest claims it in WhatsApp,',
         'a manager approves or rejects it there. Every error has one shape (the `Error` schema).',

@@ -1,0 +1,12 @@
+/** The fake WAHA server: the sandbox's WhatsApp Web gateway, and the tests' WAHA. */
+export {
+  startFakeWaha,
+  type FakeSentMessage,
+  type FakeSessionStatus,
+  type FakeWaha,
+  type FakeWahaDelivery,
+  type FakeWahaEngine,
+  type FakeWahaOptions,
+  type FakeWahaRequest,
+  type FakeWahaWebhook,
+} from './server';

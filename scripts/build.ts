@@ -28,10 +28,7 @@ async function main() {
   const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   if (tsc.status !== 0) throw new Error(`tsc failed (exit ${tsc.status})`);
 
-  for (const dir of ASSET_DIRS) {
-    if (!fs.existsSync(path.join(ROOT, dir))) continue;
-    fs.cpSync(path.join(ROOT, dir), path.join(DIST, dir), { recursive: true });
-  }
+  for (const dir of ASSET_DIRS) fs.cpSync(path.join(ROOT, dir), path.join(DIST, dir), { recursive: true });
   step(`copied ${ASSET_DIRS.join(', ')}`);
 
   // From the compiled JavaScript, with the failure converter every worker's data converter names.

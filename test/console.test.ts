@@ -5,8 +5,8 @@
  * guest's phone appears in the console without a reload; Approve in the console reaches the
  * guest's WhatsApp (the fake's record); the statistics count it.
  *
- * Saves test-artifacts/console.png and console-phone.png; with UPDATE_SCREENSHOTS=1 also
- * docs/console.png, the README's picture.
+ * Saves test-artifacts/console*.png; with UPDATE_SCREENSHOTS=1 also docs/console.png and
+ * docs/console-stats.png, the README's pictures.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -167,7 +167,10 @@ test('sign in, see a new booking appear live, approve it, the guest is told, the
   await page.locator('figure svg.chart').first().waitFor();
   expect(await page.locator('figure svg.chart').count()).toBeGreaterThanOrEqual(4);
   fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'console-stats.png'), await page.screenshot({ fullPage: true }));
+  await page.locator('#toast').waitFor({ state: 'hidden' });
+  const statsShot = await page.screenshot({ fullPage: true });
+  fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'console-stats.png'), statsShot);
+  if (process.env.UPDATE_SCREENSHOTS === '1') fs.writeFileSync(path.join(ROOT, 'docs', 'console-stats.png'), statsShot);
 
   // The picture for the README: the board with a second request waiting and the approved one open.
   await page.click('#tabs [data-tab="bookings"]');
@@ -184,7 +187,7 @@ test('sign in, see a new booking appear live, approve it, the guest is told, the
   await page.close();
 });
 
-test('on a phone screen the list fits the width and a booking opens over it', async () => {
+test('on a phone screen the list and the statistics fit the width and a booking opens over the list', async () => {
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 390, height: 844 });
   await signInAsAdmin(page);
@@ -199,6 +202,10 @@ test('on a phone screen the list fits the width and a booking opens over it', as
   fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'console-phone.png'), await page.screenshot());
   await page.click('#detail .back');
   await page.locator('#detail').waitFor({ state: 'hidden' });
+  await page.click('#tabs [data-tab="stats"]');
+  await page.locator('figure svg.chart').first().waitFor();
+  expect(await overflow()).toBeLessThanOrEqual(0);
+  fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'console-phone-stats.png'), await page.screenshot({ fullPage: true }));
   await page.close();
 });
 

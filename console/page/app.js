@@ -100,6 +100,12 @@
     toastTimer = setTimeout(() => (t.hidden = true), 4000);
   }
 
+  /** Work started from an event: its failure is shown, except a 401, which has brought the sign-in form back. */
+  function report(err) {
+    if (!(err instanceof ApiFailure && err.status === 401)) toast(err?.message ?? String(err), 'error');
+  }
+  const background = (promise) => void promise.catch(report);
+
   const tz = () => state.restaurant?.timezone ?? 'UTC';
   const fmt = (options) => new Intl.DateTimeFormat('en-GB', { timeZone: tz(), ...options });
   const time = (iso) => fmt({ hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
@@ -184,7 +190,7 @@
     // `ready` comes first on every (re)connection: from then on nothing is missed, so read the list once.
     events.addEventListener('ready', () => {
       $('#live').hidden = false;
-      void refreshList();
+      background(refreshList());
     });
     events.addEventListener('booking', (e) => {
       const change = JSON.parse(e.data);
@@ -210,12 +216,16 @@
   function scheduleRefresh(bookingId) {
     if (bookingId !== undefined) changed.add(bookingId);
     clearTimeout(state.refreshTimer);
-    state.refreshTimer = setTimeout(async () => {
+    state.refreshTimer = setTimeout(() => {
       const ids = [...changed];
       changed.clear();
-      await refreshList(ids);
-      if (state.selected && ids.includes(state.selected)) await showDetail(state.selected);
-      if (state.tab === 'stats') scheduleStats();
+      background(
+        (async () => {
+          await refreshList(ids);
+          if (state.selected && ids.includes(state.selected)) await showDetail(state.selected);
+          if (state.tab === 'stats') scheduleStats();
+        })(),
+      );
     }, 150);
   }
 
@@ -272,7 +282,7 @@
               type: 'button',
               className: ['booking', b.id === state.selected && 'selected', highlight.includes(b.id) && 'flash'].filter(Boolean).join(' '),
               dataset: { id: b.id, status: b.status },
-              onclick: () => showDetail(b.id),
+              onclick: () => background(showDetail(b.id)),
             },
             h('span', { className: 'time' }, time(b.startsAt)),
             h('span', { className: 'who' }, b.guestName || 'Guest', h('small', {}, ` #${b.id}`)),
@@ -347,7 +357,7 @@
             'div',
             { className: 'actions' },
             actions.map((a) =>
-              h('button', { type: 'button', className: ACTIONS[a].className, dataset: { action: a }, onclick: () => act(b, a) }, ACTIONS[a].label),
+              h('button', { type: 'button', className: ACTIONS[a].className, dataset: { action: a }, onclick: () => background(act(b, a)) }, ACTIONS[a].label),
             ),
           )
         : h('p', { className: 'muted' }, isOpen(b.status) ? 'Nothing to decide right now.' : 'This booking is closed.'),
@@ -436,7 +446,7 @@
 
   function scheduleStats() {
     clearTimeout(state.statsTimer);
-    state.statsTimer = setTimeout(() => void loadStats(), 500);
+    state.statsTimer = setTimeout(() => background(loadStats()), 500);
   }
 
   const pct = (share) => (share === null || share === undefined ? '—' : `${Math.round(share * 100)}%`);
@@ -511,7 +521,8 @@
                 { value: closedOther(x.bookings), className: 'bar-other', title: 'other' },
               ],
             })),
-            { label: 'Bookings per day' },
+            // The figure's inner width (its padding is 1rem a side).
+            { label: 'Bookings per day', width: Math.max(280, $('#stats-body').clientWidth - 34) },
           ),
         ),
         h('figure', {}, h('figcaption', {}, 'Confirmation rate'), Charts.ring(b.confirmationRate, { label: 'Confirmation rate', caption: `${b.approved} of ${b.resolved}` })),
@@ -563,7 +574,7 @@
     );
   }
 
-  $('#range').addEventListener('change', () => void loadStats());
+  $('#range').addEventListener('change', () => background(loadStats()));
 
   // ---------- tabs and start ----------
 
@@ -572,7 +583,7 @@
     for (const b of document.querySelectorAll('#tabs button')) b.classList.toggle('active', b.dataset.tab === tab);
     $('#bookings').hidden = tab !== 'bookings';
     $('#stats').hidden = tab !== 'stats';
-    if (tab === 'stats') void loadStats();
+    if (tab === 'stats') background(loadStats());
   }
   for (const b of document.querySelectorAll('#tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
 
@@ -607,11 +618,7 @@
     showTab('bookings');
     await selectRestaurant(first);
   }
-  $('#restaurant').addEventListener('change', (e) => void selectRestaurant(Number(e.target.value)));
+  $('#restaurant').addEventListener('change', (e) => background(selectRestaurant(Number(e.target.value))));
 
-  window.addEventListener('unhandledrejection', (e) => {
-    // A 401 has already brought the sign-in form back.
-    if (!(e.reason instanceof ApiFailure && e.reason.status === 401)) toast(e.reason?.message ?? String(e.reason), 'error');
-  });
-  void start();
+  background(start());
 })();

@@ -14,8 +14,8 @@
     return node;
   }
 
-  function svg(width, height, label) {
-    return el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, class: 'chart' });
+  function svg(width, height, label, kind) {
+    return el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, class: `chart ${kind}` });
   }
 
   /** The largest value's axis: 1, 2 or 5 times a power of ten. */
@@ -27,16 +27,16 @@
 
   /**
    * Vertical bars, one per item, each split into parts stacked from the bottom:
-   * items = [{ label, parts: [{ value, className, title }] }].
+   * items = [{ label, parts: [{ value, className, title }] }]. `width`: the space it gets, in
+   * CSS pixels, so its text keeps its size on a phone and on a wide screen alike.
    */
-  function columns(items, { label, height = 200 } = {}) {
-    const width = Math.max(720, items.length * 40 + 40);
+  function columns(items, { label, width = 720, height = 200 } = {}) {
     const top = 12;
     const bottom = 28;
     const left = 30;
     const plot = height - top - bottom;
     const max = niceMax(Math.max(0, ...items.map((i) => i.parts.reduce((s, p) => s + p.value, 0))));
-    const root = svg(width, height, label);
+    const root = svg(width, height, label, 'columns');
     for (const tick of [0, max / 2, max]) {
       const y = top + plot - (tick / max) * plot;
       root.append(el('line', { x1: left, x2: width - 4, y1: y, y2: y, class: 'grid' }));
@@ -66,7 +66,7 @@
     const width = 360;
     const height = Math.max(row, items.length * row) + 4;
     const max = niceMax(Math.max(0, ...items.map((i) => i.value)));
-    const root = svg(width, height, label);
+    const root = svg(width, height, label, 'bars');
     items.forEach((item, i) => {
       const y = i * row + 4;
       root.append(el('text', { x: labelWidth - 8, y: y + 13, class: 'axis', 'text-anchor': 'end' }, item.label));
@@ -82,7 +82,7 @@
     const size = 140;
     const r = 52;
     const c = 2 * Math.PI * r;
-    const root = svg(size, size, label);
+    const root = svg(size, size, label, 'ring');
     root.append(el('circle', { cx: size / 2, cy: size / 2, r, class: 'ring-track' }));
     if (share !== null) {
       root.append(
@@ -106,7 +106,7 @@
     const width = 360;
     const height = 34;
     const total = parts.reduce((s, p) => s + p.value, 0);
-    const root = svg(width, height, label);
+    const root = svg(width, height, label, 'split');
     root.append(el('rect', { x: 0, y: 4, width, height: 22, class: 'track' }));
     let x = 0;
     for (const p of parts) {

@@ -25,11 +25,8 @@ const MANAGER_ROUTES: { methods: string[]; path: RegExp; restaurant: Resolve }[]
   { methods: ['GET'], path: /^\/restaurants\/([^/]+)$/, restaurant: async (_req, m) => digits(m[1]) },
   { methods: ['GET'], path: /^\/bookings\/([^/]+)$/, restaurant: (_req, m, db) => bookingRestaurant(db, digits(m[1])) },
   { methods: ['GET'], path: /^\/stats$/, restaurant: async (req) => digits(req.query.restaurantId) },
-  {
-    methods: ['GET'],
-    path: /^\/messages$/,
-    restaurant: (req, _m, db) => (req.query.bookingId === undefined ? Promise.resolve(digits(req.query.restaurantId)) : bookingRestaurant(db, digits(req.query.bookingId))),
-  },
+  // One booking's messages; the whole log (by phone, purpose, ...) stays the admin's.
+  { methods: ['GET'], path: /^\/messages$/, restaurant: (req, _m, db) => bookingRestaurant(db, digits(req.query.bookingId)) },
 ];
 
 const refuse = (message: string) => new ApiError('forbidden', message);

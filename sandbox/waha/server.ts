@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { signWaha, WAHA_HMAC_ALGORITHM_HEADER, WAHA_HMAC_HEADER } from '../../whatsapp/waha/events';
+import { readRequestBody } from '../requestBody';
 
 /**
  * A stand-in for a WAHA server (https://waha.devlike.pro) on 127.0.0.1, for tests and the
@@ -99,22 +100,6 @@ class WahaHttpError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hex = (bytes: number) => randomBytes(bytes).toString('hex').toUpperCase();
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new WahaHttpError(413, 'Payload Too Large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 export async function startFakeWaha(options: FakeWahaOptions): Promise<FakeWaha> {
   const engine = options.engine ?? 'WEBJS';
@@ -267,7 +252,7 @@ export async function startFakeWaha(options: FakeWahaOptions): Promise<FakeWaha>
       let body: unknown;
       let answer: { status: number; json?: unknown; png?: Buffer };
       try {
-        const text = await readBody(req);
+        const text = await readRequestBody(req, MAX_BODY_BYTES, () => new WahaHttpError(413, 'Payload Too Large'));
         try {
           body = text ? JSON.parse(text) : undefined;
         } catch {

@@ -200,6 +200,7 @@ test('the page is served with a strict Content-Security-Policy', async () => {
   expect(res.status).toBe(200);
   expect(res.headers['content-security-policy']).toContain("script-src 'self'");
   expect(res.headers['content-security-policy']).not.toContain('unsafe-inline');
+  expect(res.headers['referrer-policy']).toBe('no-referrer');
 });
 
 test("a restaurant's live stream carries its own bookings' changes and nothing of another restaurant's", async () => {

@@ -145,3 +145,25 @@ test('an API and a worker migrating an empty database at once both start', async
     await admin.end();
   }
 });
+
+test("007: an account has its provider's fields and sealed credentials only; a restaurant's account cannot be deleted from under it", async () => {
+  const cloud = { name: 'C', provider: 'cloud_api', display_number: '+77010000001', phone_number_id: '1', access_token_sealed: 'v1:k:x' };
+  const waha = { name: 'W', provider: 'waha', display_number: '+77010000002', base_url: 'http://waha:3000', session: 's1' };
+  const [c] = await t.db('whatsapp_accounts').insert(cloud).returning('id');
+  await t.db('whatsapp_accounts').insert(waha);
+  for (const bad of [
+    { ...cloud, name: 'C2', display_number: '+77010000003', phone_number_id: '2', access_token_sealed: null },
+    { ...cloud, name: 'C3', display_number: '+77010000004', phone_number_id: '3', session: 's9' },
+    { ...waha, name: 'W2', display_number: '+77010000005', session: 's2', access_token_sealed: 'v1:k:x' },
+    { ...waha, name: 'W3', display_number: '+77010000006', session: null },
+    { ...waha, name: 'W4', display_number: '77010000007', session: 's4' },
+    { ...waha, name: 'W5', display_number: '+77010000008', session: 's5', provider: 'telegram' },
+  ]) {
+    await expect(t.db('whatsapp_accounts').insert(bad)).rejects.toMatchObject({ code: '23514' });
+  }
+  await expect(t.db('whatsapp_accounts').insert({ ...waha, name: 'W6', display_number: '+77010000009' })).rejects.toMatchObject({ code: '23505' });
+  const [r] = await t.db('restaurants').insert({ name: 'R7', timezone: 'UTC', whatsapp_account_id: c.id }).returning('id');
+  await expect(t.db('whatsapp_accounts').where({ id: c.id }).delete()).rejects.toMatchObject({ code: '23503' });
+  await t.db('restaurants').where({ id: r.id }).delete();
+  expect(await t.db('whatsapp_accounts').where({ id: c.id }).delete()).toBe(1);
+});

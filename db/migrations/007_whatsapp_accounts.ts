@@ -43,7 +43,8 @@ export async function up(knex: Knex): Promise<void> {
     );
   });
   await knex.schema.alterTable('restaurants', (t) => {
-    t.integer('whatsapp_account_id').references('whatsapp_accounts.id').onDelete('RESTRICT');
+    // NO ACTION (not RESTRICT): a delete from under a restaurant is 23503, which the API answers 409.
+    t.integer('whatsapp_account_id').references('whatsapp_accounts.id');
     // "Which restaurants use account A?", asked before deleting it and when routing.
     t.index(['whatsapp_account_id']);
   });

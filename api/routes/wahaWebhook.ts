@@ -62,9 +62,9 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
   const routed = recorder(undefined);
   const unrouted = recorder(NO_ACCOUNT);
 
-  const refuse = (reason: string, message: string): never => {
+  const rejected = (reason: 'bad_signature' | 'invalid_payload', message: string) => {
     webhookRejected.inc({ reason });
-    throw new ApiError(reason === 'bad_signature' ? 'unauthorized' : 'bad_request', message);
+    return new ApiError(reason === 'bad_signature' ? 'unauthorized' : 'bad_request', message);
   };
 
   const router = Router();
@@ -79,9 +79,9 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
     const session = sessionOf(body);
     if (session === undefined) {
       logger.warn({ bytes: raw.length }, 'WAHA delivery without a session refused');
-      refuse('invalid_payload', 'the body is not a WAHA event (no session)');
+      throw rejected('invalid_payload', 'the body is not a WAHA event (no session)');
     }
-    const account = await findAccountBySession(db, session!);
+    const account = await findAccountBySession(db, session);
 
     if (account?.sealed.webhookHmacKey) {
       let key: string;
@@ -96,7 +96,7 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
       const hmac = req.get(WAHA_HMAC_HEADER);
       if (!verifyWahaSignature(raw, { hmac, algorithm: req.get(WAHA_HMAC_ALGORITHM_HEADER) }, key)) {
         logger.warn({ accountId: account.id, reason: hmac ? 'wrong signature' : 'missing signature', ip: req.ip }, 'WAHA delivery refused');
-        refuse('bad_signature', 'the X-Webhook-Hmac header does not match the body');
+        throw rejected('bad_signature', 'the X-Webhook-Hmac header does not match the body');
       }
     }
 
@@ -106,7 +106,7 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
     } catch (err) {
       if (!(err instanceof WahaPayloadError)) throw err;
       logger.warn({ err, accountId: account?.id }, 'WAHA delivery could not be parsed');
-      return refuse('invalid_payload', 'the body is not a WAHA event');
+      throw rejected('invalid_payload', 'the body is not a WAHA event');
     }
 
     try {

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import request from 'supertest';
+import { request } from './helpers/openapi';
 import { createConsoleLinks, type ConsoleLinks } from '../api/console/link';
 import { consoleSigningKey, signConsoleToken, type ConsoleClaims } from '../api/console/tokens';
 import { loadConfig } from '../config';

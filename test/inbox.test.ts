@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import request from 'supertest';
+import { request } from './helpers/openapi';
 import { createDb, type Db } from '../db/knex';
 import { recordWebhookBatch, type InboundRecord, type WhatsAppMessageRow } from '../db/messages';
 import { registry } from '../observability/metrics';

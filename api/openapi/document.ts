@@ -512,7 +512,10 @@ export function buildOpenApiDocument() {
           requestParams: { query: consoleEntryQuery },
           responses: {
             200: { description: 'The page', content: { 'text/html': { schema: z.string() } } },
-            303: { description: 'A link was traded for the session cookie (or refused: ?signin=refused)' },
+            303: {
+              description: 'A link was traded for the session cookie (or refused): to the page, or to ?signin=refused',
+              headers: z.object({ location: z.string() }),
+            },
             ...errors(400),
           },
         },

@@ -9,7 +9,7 @@ import { statsQuery } from '../routes/admin/stats';
 import { consoleEntryQuery, consoleLoginBody } from '../routes/console';
 import { memberSchema, menuItemSchema, newRestaurantSchema, restaurantPatchSchema, tableSchema } from '../routes/admin/restaurants';
 import { bookingRequest, idempotencyKeyHeader } from '../routes/bookings';
-import { payloadsBody } from '../routes/codec';
+import { CODEC_COOKIE, payloadsBody } from '../routes/codec';
 import { WHATSAPP_WEBHOOK_PATH } from '../routes/whatsappWebhook';
 import { WAHA_WEBHOOK_PATH } from '../routes/wahaWebhook';
 import { accountPatchSchema, accountTestBody, newAccountSchema, qrQuery } from '../routes/admin/whatsappAccounts';
@@ -70,7 +70,7 @@ function decision(summary: string, body: z.ZodType, description: string): ZodOpe
     requestBody: { required: true, content: json(body) },
     responses: {
       200: ok('The decision was applied', out.decisionOutcome),
-      ...errors(...BODY_ERRORS, 401, 404, 409, 503),
+      ...errors(...BODY_ERRORS, 401, 403, 404, 409, 503),
     },
   };
 }
@@ -104,7 +104,7 @@ export function buildOpenApiDocument() {
       securitySchemes: {
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_TOKEN' },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN; /metrics is open when it is unset' },
-        codecCookie: { type: 'apiKey', in: 'cookie', name: 'wa_codec_token', description: 'Set by POST /codec/login' },
+        codecCookie: { type: 'apiKey', in: 'cookie', name: CODEC_COOKIE, description: 'Set by POST /codec/login' },
         consoleSession: {
           type: 'apiKey',
           in: 'cookie',
@@ -496,7 +496,7 @@ export function buildOpenApiDocument() {
           },
           responses: {
             200: {
-              description: 'Signed in; Set-Cookie wa_codec_token (HttpOnly, SameSite=Strict, path /codec)',
+              description: `Signed in; Set-Cookie ${CODEC_COOKIE} (HttpOnly, SameSite=Strict, path /codec)`,
               content: { 'text/html': { schema: z.string() } },
             },
             ...errors(400, 401, 413),

@@ -13,7 +13,7 @@ import { parseBody } from '../validation';
  * codec settings). So an operator signs in once at GET /codec/login, which keeps the admin
  * token in an HttpOnly cookie scoped to /codec; SameSite=Strict keeps other sites from using it.
  */
-const CODEC_COOKIE = 'wa_codec_token';
+export const CODEC_COOKIE = 'wa_codec_token';
 const COOKIE_MAX_AGE_S = 8 * 60 * 60;
 
 const LOGIN_PAGE = (message = '') => `<!doctype html>

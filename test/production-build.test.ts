@@ -38,9 +38,9 @@ afterAll(async () => {
   await t?.drop();
 });
 
-/** `node <file>` with only the environment a deployment gives it; resolves with the first log line that matches. */
-function startCompiled(file: string, env: NodeJS.ProcessEnv, ready: RegExp) {
-  const child = spawn(process.execPath, [path.join(DIST, file)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A process with only the environment a deployment gives it; resolves with the first log line that matches. */
+function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp) {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   const readyLine = new Promise<string>((resolve, reject) => {
@@ -51,7 +51,7 @@ function startCompiled(file: string, env: NodeJS.ProcessEnv, ready: RegExp) {
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${file} exited (${code}) before it was ready:\n${output}`)));
+    child.once('exit', (code) => reject(new Error(`${command} ${args.join(' ')} exited (${code}) before it was ready:\n${output}`)));
   });
   return { child, readyLine, output: () => output };
 }
@@ -104,12 +104,12 @@ test('node dist/api/main.js and node dist/worker/main.js run a booking; the work
 
   // A start time is a benchmark: the best of up to three spawns, since other test files share
   // the machine's two cores. The first start also migrates the empty database.
-  let worker: ReturnType<typeof startCompiled> | undefined;
+  let worker: ReturnType<typeof startProcess> | undefined;
   const startsMs: number[] = [];
   while (startsMs.length < WORKER_START_ATTEMPTS && !(Math.min(...startsMs) <= WORKER_START_BUDGET_MS)) {
     if (worker) expect(await stopProcess(worker.child)).toBe(0);
     const spawnedAt = Date.now();
-    worker = startCompiled('worker/main.js', env, /worker polling task queue/);
+    worker = startProcess(process.execPath, [path.join(DIST, 'worker/main.js')], env, /worker polling task queue/);
     await worker.readyLine;
     startsMs.push(Date.now() - spawnedAt);
   }
@@ -117,8 +117,10 @@ test('node dist/api/main.js and node dist/worker/main.js run a booking; the work
   expect(Math.min(...startsMs)).toBeLessThanOrEqual(WORKER_START_BUDGET_MS);
   expect(worker!.output()).toMatch(/workflows from the prebuilt bundle/);
 
-  const api = startCompiled('api/main.js', env, /API listening on/);
-  await api.readyLine;
+  // The API through its npm script, which under NODE_ENV=production runs the compiled file.
+  const api = startProcess('npm', ['run', '--silent', 'api'], { ...env, HOME: process.env.HOME }, /API listening on/);
+  const { pid } = JSON.parse(await api.readyLine) as { pid: number };
+  expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([expect.stringMatching(/(^|\/)node$/), 'dist/api/main.js']);
   const apiUrl = `http://127.0.0.1:${port}`;
   const call = async (method: string, urlPath: string, body: unknown) => {
     const res = await fetch(`${apiUrl}${urlPath}`, {

@@ -66,8 +66,10 @@ const REPLY_USEFUL_MS = 15 * 60_000;
  *    cancel an approved booking and to answer late taps politely.
  */
 export async function bookingWorkflow(input: BookingWorkflowInput): Promise<BookingStatus | undefined> {
-  const localSteps = patched(LOCAL_STEPS_PATCH);
+  // The visit patch came after the local-steps one and implies it, so a new booking records one
+  // patch marker, not two: each comes with a search-attribute upsert, a visibility write.
   const visit = patched(VISIT_PATCH);
+  const localSteps = visit || patched(LOCAL_STEPS_PATCH);
   const { bookingId } = input;
   const startsAt = Date.parse(input.startsAt);
   const visitEndsAt = Date.parse(input.visitEndsAt);

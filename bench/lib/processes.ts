@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * Child processes in their own process groups (npm → sh → tsx → node), so one kill by the
+ * Child processes in their own process groups (npm → node dist/...), so one kill by the
  * group id reaches the real server and nothing outlives the harness.
  */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');

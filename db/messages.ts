@@ -76,6 +76,11 @@ export async function findOutboundByIdempotencyKey(db: Db, key: string): Promise
   return row && withRound(row);
 }
 
+/** Our message WhatsApp knows by this id (a reply quoting it names it so). */
+export async function findOutboundByProviderMessageId(db: Db, providerMessageId: string): Promise<WhatsAppMessageRow | undefined> {
+  return db('whatsapp_messages').where({ provider_message_id: providerMessageId, direction: 'out' }).first(COLUMNS);
+}
+
 export interface NewOutbound {
   idempotencyKey: string;
   phone: string;

@@ -14,7 +14,11 @@ import { createCredentialCipher } from '../whatsapp/accounts/credentials';
 import { createApp } from '../api/app';
 import { startFakeGraphApi, type FakeGraphApi } from '../sandbox/graph';
 import { startFakeWaha, type FakeWaha } from '../sandbox/waha';
+import { claimOutbound, markOutboundSent } from '../db/messages';
+import { buttonsMessage } from '../whatsapp/messages';
+import { createWahaClient } from '../whatsapp/waha/client';
 import { signWaha } from '../whatsapp/waha/events';
+import { asNumberedText } from '../whatsapp/waha/numbered';
 import { fakeTemporal, TEST_ADMIN_TOKEN } from './helpers/app';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 import { eventually, testPhone } from './helpers/fixtures';
@@ -298,6 +302,36 @@ describe('POST /api/waha/webhook', () => {
     const row = await t.db('whatsapp_messages').where({ provider_message_id: messageId }).first();
     expect(row).toMatchObject({ direction: 'in', phone: from, purpose: 'text', status: 'received', processed_at: null });
     expect(row.payload).toMatchObject({ type: 'message', kind: 'text', text: '1', from: from.slice(1), name: 'Aigerim', phoneNumberId: 'waha:cafe' });
+  });
+
+  test("a bare number quoting our numbered request is stored as the tap on that choice; anything else stays text", async () => {
+    const manager = testPhone();
+    const request = buttonsMessage(manager, {
+      body: 'New booking: Table 5, Sat 19:30',
+      buttons: [
+        { id: 'APPROVE_BOOKING:42', title: 'Approve' },
+        { id: 'REJECT_BOOKING:42', title: 'Reject' },
+      ],
+    });
+    // As a WAHA channel sends it: the numbered text out, the rendered message kept as the row's payload.
+    const client = createWahaClient({ baseUrl: waha.url, session: 'cafe', apiKey: SECRETS.wahaKey });
+    const { row } = await claimOutbound(t.db, { idempotencyKey: `test:numbered:${manager}`, phone: manager, purpose: 'managerRequest', payload: request }, { status: 'sending', leaseMs: 60_000 });
+    const { messageId } = await client.sendText(manager, asNumberedText(request)).finally(() => client.close());
+    await markOutboundSent(t.db, row.id, messageId);
+    expect(waha.sent.at(-1)!.text).toBe('New booking: Table 5, Sat 19:30\n\n1️⃣ Approve\n2️⃣ Reject');
+
+    const stored = async (reply: Awaited<ReturnType<typeof waha.receiveText>>) =>
+      (await t.db('whatsapp_messages').where({ provider_message_id: reply.messageId }).first()).payload;
+    expect(await stored(await waha.receiveText('cafe', manager, ' 2. ', { replyTo: messageId }))).toMatchObject({
+      kind: 'button',
+      buttonId: 'REJECT_BOOKING:42',
+      text: 'Reject',
+      contextId: messageId,
+    });
+    expect(await stored(await waha.receiveText('cafe', manager, '1', { replyTo: messageId }))).toMatchObject({ kind: 'button', buttonId: 'APPROVE_BOOKING:42' });
+    for (const [text, replyTo] of [['3', messageId], ['1 please', messageId], ['1', undefined]] as const) {
+      expect(await stored(await waha.receiveText('cafe', manager, text, { replyTo }))).toMatchObject({ kind: 'text', text });
+    }
   });
 
   test('a bad signature and an unsigned delivery are refused when the account has a key; nothing stored', async () => {

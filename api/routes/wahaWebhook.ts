@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import type { Config } from '../../config';
 import type { Db } from '../../db/knex';
+import { findOutboundByProviderMessageId } from '../../db/messages';
 import { findAccountBySession, recordSessionStatus } from '../../db/whatsappAccounts';
 import type { Logger } from '../../observability/logger';
 import { webhookRejected } from '../../observability/metrics';
@@ -16,7 +17,8 @@ import {
   WahaPayloadError,
   type WahaDelivery,
 } from '../../whatsapp/waha/events';
-import { clean } from '../../whatsapp/webhookPayload';
+import { choiceOfReply, numberedChoices, replyNumber } from '../../whatsapp/waha/numbered';
+import { clean, type WebhookEvent } from '../../whatsapp/webhookPayload';
 import { ApiError, unavailable } from '../errors';
 
 export const WAHA_WEBHOOK_PATH = '/api/waha/webhook';
@@ -42,6 +44,10 @@ const NO_ACCOUNT = 'waha:';
  * are stored in the durable inbox, in the Cloud API's event shape, before the 200 (503 when
  * they cannot be, so WAHA retries); `session.status` is kept on the account. A session no
  * account has is stored as foreign and ignored, as a Cloud API delivery for another number.
+ *
+ * WhatsApp Web has no reply buttons: our messages go out with numbered choices
+ * (whatsapp/waha/numbered.ts), and a bare number quoting one of them is stored as the tap on
+ * that choice, so the inbox acts on it exactly as on the button.
  */
 export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
   const { db } = deps;
@@ -61,6 +67,13 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
   // Every event of a routed delivery is the account's: the session was looked up to get here.
   const routed = recorder(undefined);
   const unrouted = recorder(NO_ACCOUNT);
+
+  async function asTap(e: WebhookEvent): Promise<WebhookEvent> {
+    if (e.type !== 'message' || e.kind !== 'text' || !e.contextId || replyNumber(e.text) === undefined) return e;
+    const quoted = await findOutboundByProviderMessageId(db, e.contextId);
+    const choice = quoted && choiceOfReply(e.text, numberedChoices(quoted.payload));
+    return choice ? { ...e, kind: 'button', buttonId: choice.id, text: choice.title } : e;
+  }
 
   const rejected = (reason: 'bad_signature' | 'invalid_payload', message: string) => {
     webhookRejected.inc({ reason });
@@ -115,7 +128,8 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
         else logger.warn({ status: delivery.status }, 'WAHA session status for a session no account has: ignored');
       } else if (delivery.kind === 'events') {
         if (delivery.skipped) logger.debug({ event: delivery.event, skipped: delivery.skipped }, 'WAHA event without a conversation to act on');
-        if (delivery.events.length) await (account ? routed : unrouted)(delivery.events);
+        if (delivery.events.length && account) await routed(await Promise.all(delivery.events.map(asTap)));
+        else if (delivery.events.length) await unrouted(delivery.events);
       }
     } catch (err) {
       logger.error({ err }, 'WAHA delivery not stored; WAHA will redeliver');

@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import pino from 'pino';
 import supertest from 'supertest';
 import { loadConfig } from '../config';
@@ -386,6 +387,81 @@ describe('POST /api/waha/webhook', () => {
     expect(res.body.error.code).toBe('bad_request');
     const raw = JSON.stringify({ event: 'presence.update', session: 'cafe', payload: {} });
     expect((await post(raw, { 'x-webhook-hmac': signWaha(raw, SECRETS.hmacKey) })).status).toBe(200);
+  });
+});
+
+describe('whatever a client sends', () => {
+  /** Never a 5xx (nothing is down here), every 4xx in the one error shape. */
+  function expectWellFormed(res: { status: number; body: unknown; text: string }, what: string) {
+    if (res.status >= 500) throw new Error(`${what} answered ${res.status}: ${res.text}`);
+    if (res.status >= 400) expect(res.body).toEqual({ error: { code: expect.any(String), message: expect.any(String), ...((res.body as { error: object }).error && 'details' in (res.body as { error: object }).error && { details: expect.anything() }) } });
+  }
+  const field = fc.oneof(fc.string(), fc.constantFrom('', '\u0000', '\ud800', 'x'.repeat(3000), '+77011234567', 'http://127.0.0.1:1', 'a b'), fc.integer(), fc.constant(null), fc.boolean());
+  const accountBody = fc.record(
+    {
+      provider: fc.oneof(fc.constantFrom('cloud_api', 'waha'), fc.string()),
+      name: field,
+      displayNumber: field,
+      phoneNumberId: field,
+      accessToken: field,
+      baseUrl: field,
+      session: field,
+      apiKey: field,
+      webhookHmacKey: field,
+    },
+    { requiredKeys: [] },
+  );
+
+  test('the accounts routes', async () => {
+    await fc.assert(
+      fc.asyncProperty(accountBody, fc.constantFrom('post', 'patch', 'test'), async (body, route) => {
+        const res =
+          route === 'post'
+            ? await supertest(base).post('/admin-api/whatsapp-accounts').set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send(body)
+            : route === 'patch'
+              ? await supertest(base).patch(`/admin-api/whatsapp-accounts/${wahaId}`).set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send(body)
+              : await supertest(base).post(`/admin-api/whatsapp-accounts/${cloudId}/test`).set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send({ to: body.displayNumber, text: body.name });
+        answered.push(res.text);
+        expectWellFormed(res, `${route} ${JSON.stringify(body)}`);
+      }),
+      { seed: 20261129, numRuns: 150 },
+    );
+  });
+
+  test('the WAHA webhook, for a session with no key', async () => {
+    const account = await call('post', '/admin-api/whatsapp-accounts', wahaAccount({ name: 'Fuzz', displayNumber: '+77010005656', session: 'fuzz', webhookHmacKey: undefined }));
+    const payload = fc.record(
+      {
+        id: field,
+        from: fc.oneof(field, fc.constantFrom('77011234567@c.us', '1@g.us')),
+        fromMe: field,
+        body: field,
+        hasMedia: field,
+        ack: fc.oneof(fc.integer({ min: -2, max: 5 }), field),
+        ackName: field,
+        status: field,
+        timestamp: fc.oneof(fc.double(), fc.integer()),
+        replyTo: fc.oneof(fc.record({ id: field }), field),
+      },
+      { requiredKeys: [] },
+    );
+    const envelope = fc.record(
+      {
+        event: fc.oneof(fc.constantFrom('message', 'message.ack', 'session.status'), fc.string()),
+        session: fc.oneof(fc.constant('fuzz'), field),
+        timestamp: fc.oneof(fc.double(), fc.integer(), fc.constant(1e300)),
+        payload: fc.oneof(payload, field),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(envelope.map((e) => JSON.stringify(e)), fc.string()), async (raw) => {
+        const res = await supertest(base).post('/api/waha/webhook').set('content-type', 'application/json').send(raw);
+        expectWellFormed(res, raw);
+      }),
+      { seed: 20261129, numRuns: 200 },
+    );
+    await call('delete', `/admin-api/whatsapp-accounts/${account.body.id}`);
   });
 });
 

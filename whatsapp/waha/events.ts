@@ -49,11 +49,14 @@ export function statusOfAck(ack: { ack?: number; ackName?: string }): string | u
   return name === undefined ? undefined : STATUS_BY_ACK[name];
 }
 
+// The largest time a Date holds: a stamp beyond it would reach Postgres as an invalid date.
+const MAX_DATE_MS = 8.64e15;
+
 const envelopeSchema = z.object({
   event: z.string().min(1),
   session: z.string().min(1),
   // Newer WAHA versions stamp every event (milliseconds).
-  timestamp: z.number().nonnegative().optional().catch(undefined),
+  timestamp: z.number().nonnegative().max(MAX_DATE_MS).optional().catch(undefined),
   payload: z.unknown(),
 });
 
@@ -63,7 +66,7 @@ export function sessionOf(body: unknown): string | undefined {
   return typeof session === 'string' && session.length > 0 ? session : undefined;
 }
 
-const seconds = z.number().nonnegative().transform(Math.floor).optional().catch(undefined);
+const seconds = z.number().nonnegative().max(MAX_DATE_MS / 1000).transform(Math.floor).optional().catch(undefined);
 
 const messageSchema = z.object({
   id: z.string().min(1),

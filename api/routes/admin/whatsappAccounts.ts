@@ -47,7 +47,8 @@ const session = z.string().regex(/^[A-Za-z0-9_-]{1,54}$/, 'must be 1 to 54 lette
 const baseUrl = z
   .url({ protocol: /^https?$/, error: 'must be the http(s) URL of the WAHA server, e.g. http://waha:3000' })
   .max(500)
-  .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not have a query or a fragment')
+  // Zod runs this after a failed URL check too: what does not parse is that check's to report.
+  .refine((u) => !URL.canParse(u) || (!new URL(u).search && !new URL(u).hash), 'must not have a query or a fragment')
   .transform((u) => u.replace(/\/+$/, ''));
 
 export const newAccountSchema = z.discriminatedUnion('provider', [

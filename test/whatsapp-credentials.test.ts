@@ -145,6 +145,9 @@ describe("WAHA's events as the inbox's", () => {
     expect(parseWahaDelivery(envelope('message', { ...base, fromMe: true }))).toMatchObject({ events: [], skipped: 1 });
     expect(parseWahaDelivery(envelope('message', { ...base, from: '120363@g.us' }))).toMatchObject({ events: [], skipped: 1 });
     expect(parseWahaDelivery(envelope('message', { ...base, body: '', hasMedia: true }))).toMatchObject({ events: [{ kind: 'other', metaType: 'waha:media' }] });
+    // Known by a linked id instead of the number: kept, as Meta's users known by a business-scoped id.
+    const linked = parseWahaDelivery(envelope('message', { ...base, from: '123456789012345@lid' }));
+    expect(linked).toMatchObject({ events: [{ from: undefined, fromUserId: '123456789012345@lid', text: 'hi' }] });
   });
 
   test('message.ack levels map to our statuses; an ERROR carries a reason for the row', () => {

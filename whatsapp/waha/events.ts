@@ -99,11 +99,14 @@ export class WahaPayloadError extends Error {
   override readonly name = 'WahaPayloadError';
 }
 
-/** `<digits>@c.us` and `<digits>@s.whatsapp.net` are people; groups, broadcasts and channels are not. */
+/** `<digits>@c.us` and `<digits>@s.whatsapp.net` are people by number; groups, broadcasts and channels are not people. */
 function personDigits(jid: string): string | undefined {
   const match = /^(\d{5,20})@(c\.us|s\.whatsapp\.net)$/.exec(jid);
   return match?.[1];
 }
+
+/** `<id>@lid`: a person WhatsApp shows us by a linked id instead of the number (its privacy setting). */
+const linkedId = (jid: string) => (/^\d{1,30}@lid$/.test(jid) ? jid : undefined);
 
 export function parseWahaDelivery(body: unknown, now: Date = new Date()): WahaDelivery {
   const envelope = envelopeSchema.safeParse(body);
@@ -120,8 +123,9 @@ export function parseWahaDelivery(body: unknown, now: Date = new Date()): WahaDe
   if (event === 'message') {
     const m = messageSchema.safeParse(payload);
     const from = m.success ? personDigits(m.data.from) : undefined;
+    const fromUserId = m.success && !from ? linkedId(m.data.from) : undefined;
     // Our own messages, and anyone's in a group, are not a conversation with the restaurant.
-    if (!m.success || !from || m.data.fromMe) return { kind: 'events', session, event, events: [], skipped: 1 };
+    if (!m.success || !(from || fromUserId) || m.data.fromMe) return { kind: 'events', session, event, events: [], skipped: 1 };
     const text = m.data.body ?? undefined;
     const message: InboundMessageEvent = {
       type: 'message',
@@ -129,12 +133,13 @@ export function parseWahaDelivery(body: unknown, now: Date = new Date()): WahaDe
       kind: text && !m.data.hasMedia ? 'text' : 'other',
       messageId: m.data.id,
       from,
+      fromUserId,
       name: (m.data._data?.notifyName ?? m.data._data?.pushName)?.trim() || undefined,
       timestamp: m.data.timestamp,
       text,
       // WAHA names the quoted message by its bare id; the id we stored for it, when it is
       // one of ours sent to this chat, is WAHA's serialized form.
-      contextId: m.data.replyTo ? `true_${from}@c.us_${m.data.replyTo.id}` : undefined,
+      contextId: m.data.replyTo && from ? `true_${from}@c.us_${m.data.replyTo.id}` : undefined,
       metaType: m.data.hasMedia ? 'waha:media' : 'waha:text',
       raw: payload,
     };

@@ -207,12 +207,12 @@ describe('restaurants and their account', () => {
 describe('test message', () => {
   test('through a WAHA session: sent with its key, recorded, its acks applied from signed webhooks; the same Idempotency-Key sends nothing again', async () => {
     const to = testPhone();
-    const res = await call('post', `/admin-api/whatsapp-accounts/${wahaId}/test`, { to, text: 'Hello from the cafe' }, { 'idempotency-key': 'try-1' });
+    const res = await call('post', `/admin-api/whatsapp-accounts/${wahaId}/test`, { phone: to, text: 'Hello from the cafe' }, { 'idempotency-key': 'try-1' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'sent', messageId: waha.sent.at(-1)!.id });
     expect(waha.sent.at(-1)).toMatchObject({ session: 'cafe', chatId: `${to.slice(1)}@c.us`, text: 'Hello from the cafe' });
 
-    const again = await call('post', `/admin-api/whatsapp-accounts/${wahaId}/test`, { to, text: 'Hello from the cafe' }, { 'idempotency-key': 'try-1' });
+    const again = await call('post', `/admin-api/whatsapp-accounts/${wahaId}/test`, { phone: to, text: 'Hello from the cafe' }, { 'idempotency-key': 'try-1' });
     expect(again.body).toEqual(res.body);
     expect(waha.sent.filter((m) => m.text === 'Hello from the cafe')).toHaveLength(1);
 
@@ -229,13 +229,13 @@ describe('test message', () => {
 
   test("through a Cloud API number: the account's own token and phone_number_id; a refusal answered and recorded as failed", async () => {
     const to = testPhone();
-    const res = await call('post', `/admin-api/whatsapp-accounts/${cloudId}/test`, { to });
+    const res = await call('post', `/admin-api/whatsapp-accounts/${cloudId}/test`, { phone: to });
     expect(res.body).toEqual({ status: 'sent', messageId: graph.accepted.at(-1)!.id });
     expect(graph.requests.at(-1)).toMatchObject({ authorized: true, path: expect.stringContaining(`/${PHONE_NUMBER_ID}/messages`) });
     expect(graph.accepted.at(-1)).toMatchObject({ to: to.slice(1), type: 'text' });
 
     graph.fail({ code: 131026, title: 'Message undeliverable', times: 1 });
-    const failed = await call('post', `/admin-api/whatsapp-accounts/${cloudId}/test`, { to });
+    const failed = await call('post', `/admin-api/whatsapp-accounts/${cloudId}/test`, { phone: to });
     expect(failed.body).toEqual({ status: 'failed', error: { title: 'Message undeliverable', reason: 'recipient', retryable: false, code: 131026 } });
     const rows = await t.db('whatsapp_messages').where({ purpose: 'account_test', phone: to }).orderBy('id');
     expect(rows.map((r) => r.status)).toEqual(['sent', 'failed']);
@@ -254,7 +254,7 @@ describe('WAHA session pass-through', () => {
     await waha.settled();
     expect((await call('get', `/admin-api/whatsapp-accounts/${wahaId}`)).body).toMatchObject({ sessionStatus: 'STOPPED', sessionStatusAt: expect.any(String) });
     // A stopped session cannot send: the test says so, retryable.
-    const stopped = await call('post', `/admin-api/whatsapp-accounts/${wahaId}/test`, { to: testPhone() });
+    const stopped = await call('post', `/admin-api/whatsapp-accounts/${wahaId}/test`, { phone: testPhone() });
     expect(stopped.body).toMatchObject({ status: 'failed', error: { reason: 'session', retryable: true } });
     expect((await call('post', `/admin-api/whatsapp-accounts/${wahaId}/session/start`)).body).toMatchObject({ status: 'WORKING' });
     await waha.settled();
@@ -420,7 +420,7 @@ describe('whatever a client sends', () => {
             ? await supertest(base).post('/admin-api/whatsapp-accounts').set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send(body)
             : route === 'patch'
               ? await supertest(base).patch(`/admin-api/whatsapp-accounts/${wahaId}`).set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send(body)
-              : await supertest(base).post(`/admin-api/whatsapp-accounts/${cloudId}/test`).set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send({ to: body.displayNumber, text: body.name });
+              : await supertest(base).post(`/admin-api/whatsapp-accounts/${cloudId}/test`).set('authorization', `Bearer ${TEST_ADMIN_TOKEN}`).send({ phone: body.displayNumber, text: body.name });
         answered.push(res.text);
         expectWellFormed(res, `${route} ${JSON.stringify(body)}`);
       }),

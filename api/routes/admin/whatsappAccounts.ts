@@ -87,7 +87,7 @@ export const accountPatchSchema = z.strictObject({
 });
 
 export const accountTestBody = z.strictObject({
-  to: phone,
+  phone,
   text: text({ min: 1, max: 1000 }).optional(),
 });
 
@@ -244,7 +244,7 @@ export function whatsappAccountsRouter({ db, config, logger, credentials }: What
       db,
       {
         idempotencyKey: `account:${account.id}:test:${header?.trim() ?? randomUUID()}`,
-        phone: body.to,
+        phone: body.phone,
         purpose: 'account_test',
         payload: { accountId: account.id, provider: account.provider, text: bodyText },
       },
@@ -256,14 +256,14 @@ export function whatsappAccountsRouter({ db, config, logger, credentials }: What
       return;
     }
     try {
-      const { messageId } = await send(body.to, bodyText);
+      const { messageId } = await send(body.phone, bodyText);
       await markOutboundSent(db, row.id, messageId);
-      log.info({ accountId: account.id, to: maskPhone(body.to) }, 'test message sent');
+      log.info({ accountId: account.id, to: maskPhone(body.phone) }, 'test message sent');
       res.json(testOutcome({ messageId }));
     } catch (err) {
       if (!isWhatsAppSendError(err)) throw err;
       await markOutboundError(db, row.id, { code: err.code, title: err.title }, true);
-      log.warn({ accountId: account.id, to: maskPhone(body.to), reason: err.reason, error: err.title }, 'test message refused');
+      log.warn({ accountId: account.id, to: maskPhone(body.phone), reason: err.reason, error: err.title }, 'test message refused');
       res.json(testOutcome({ title: err.title, reason: err.reason, retryable: err.retryable, code: err.code }));
     }
   });

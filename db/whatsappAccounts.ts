@@ -111,7 +111,7 @@ export async function updateAccount(db: Db, id: number, write: AccountWrite): Pr
 }
 
 /** The ids of the restaurants that send from the account, lowest first. */
-export async function restaurantsUsingAccount(db: Db, id: number): Promise<number[]> {
+async function restaurantsUsingAccount(db: Db, id: number): Promise<number[]> {
   return db('restaurants').where({ whatsapp_account_id: id }).orderBy('id').pluck('id');
 }
 
@@ -134,11 +134,6 @@ export async function deleteAccount(db: Db, id: number): Promise<{ deleted: bool
 /** The WAHA account of a session name, which routes WAHA's webhook deliveries. */
 export async function findAccountBySession(db: Db, session: string): Promise<WhatsAppAccount | undefined> {
   return fromRow(await db('whatsapp_accounts').where({ provider: 'waha', session }).first(COLUMNS));
-}
-
-/** The Cloud API account of a business number, which routes Meta's webhook deliveries. */
-export async function findAccountByPhoneNumberId(db: Db, phoneNumberId: string): Promise<WhatsAppAccount | undefined> {
-  return fromRow(await db('whatsapp_accounts').where({ provider: 'cloud_api', phone_number_id: phoneNumberId }).first(COLUMNS));
 }
 
 /**

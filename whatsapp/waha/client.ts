@@ -34,15 +34,13 @@ export interface WahaClientOptions {
   connections?: number;
 }
 
-/** WAHA's session statuses (`WAHASessionStatus`); others are passed on as reported. */
-export const WAHA_SESSION_STATUSES = ['STOPPED', 'STARTING', 'SCAN_QR_CODE', 'WORKING', 'FAILED'] as const;
-
 /**
  * What we pass on of WAHA's session answer. Its `config` is left out on purpose: it carries
  * the webhook's HMAC key and custom headers.
  */
 export interface WahaSession {
   name: string;
+  /** WAHA's STOPPED, STARTING, SCAN_QR_CODE, WORKING or FAILED; passed on as reported. */
   status: string;
   /** The paired WhatsApp account, once the session works. */
   me: { id: string; pushName?: string } | null;

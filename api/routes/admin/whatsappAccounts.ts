@@ -16,7 +16,7 @@ import {
 } from '../../../db/whatsappAccounts';
 import { maskPhone } from '../../../domain/phone';
 import type { Logger } from '../../../observability/logger';
-import { CredentialSealError, type CredentialCipher, type CredentialField } from '../../../whatsapp/accounts/credentials';
+import { CREDENTIAL_FIELDS, CredentialSealError, type CredentialCipher, type CredentialField } from '../../../whatsapp/accounts/credentials';
 import { isWhatsAppSendError, type WhatsAppSendError } from '../../../whatsapp/errors';
 import { createGraphClient } from '../../../whatsapp/graphClient';
 import { textMessage } from '../../../whatsapp/messages';
@@ -98,7 +98,6 @@ const PROVIDER_FIELDS: Record<(typeof WHATSAPP_PROVIDERS)[number], readonly stri
   cloud_api: ['phoneNumberId', 'accessToken', 'appSecret'],
   waha: ['baseUrl', 'session', 'apiKey', 'webhookHmacKey'],
 };
-const SECRETS: readonly CredentialField[] = ['accessToken', 'appSecret', 'apiKey', 'webhookHmacKey'];
 
 const DEFAULT_TEST_TEXT = 'wa-booking: a test message from this WhatsApp account.';
 
@@ -157,7 +156,7 @@ export function whatsappAccountsRouter({ db, config, logger, credentials }: What
     const write: Record<string, unknown> = {};
     const sealed: NonNullable<AccountWrite['sealed']> = {};
     for (const [field, value] of Object.entries(input)) {
-      if (!SECRETS.includes(field as CredentialField)) write[field] = value;
+      if (!(CREDENTIAL_FIELDS as readonly string[]).includes(field)) write[field] = value;
       else if (value !== undefined) sealed[field as CredentialField] = value === null ? null : cipher().seal(field as CredentialField, value as string);
     }
     return { ...write, sealed };

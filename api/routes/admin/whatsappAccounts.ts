@@ -102,7 +102,7 @@ const PROVIDER_FIELDS: Record<(typeof WHATSAPP_PROVIDERS)[number], readonly stri
 const DEFAULT_TEST_TEXT = 'wa-booking: a test message from this WhatsApp account.';
 
 /** What the API shows of an account: never a credential, only whether it is set. */
-export function accountView(a: WhatsAppAccount) {
+function accountView(a: WhatsAppAccount) {
   const common = { id: a.id, name: a.name, provider: a.provider, displayNumber: a.displayNumber, createdAt: a.createdAt, updatedAt: a.updatedAt };
   if (a.provider === 'cloud_api') {
     return { ...common, phoneNumberId: a.phoneNumberId, hasAccessToken: a.sealed.accessToken !== null, hasAppSecret: a.sealed.appSecret !== null };

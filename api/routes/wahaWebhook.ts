@@ -128,8 +128,13 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
         else logger.warn({ status: delivery.status }, 'WAHA session status for a session no account has: ignored');
       } else if (delivery.kind === 'events') {
         if (delivery.skipped) logger.debug({ event: delivery.event, skipped: delivery.skipped }, 'WAHA event without a conversation to act on');
-        if (delivery.events.length && account) await routed(await Promise.all(delivery.events.map(asTap)));
-        else if (delivery.events.length) await unrouted(delivery.events);
+        // Until replies go out through the account a message arrived on, a WAHA message is
+        // stored as foreign: acting on it would answer from the default Cloud API number.
+        const taps = account ? await Promise.all(delivery.events.map(asTap)) : delivery.events;
+        const statuses = taps.filter((e) => e.type === 'status');
+        const messages = taps.filter((e) => e.type === 'message');
+        if (statuses.length) await (account ? routed : unrouted)(statuses);
+        if (messages.length) await unrouted(messages);
       }
     } catch (err) {
       logger.error({ err }, 'WAHA delivery not stored; WAHA will redeliver');

@@ -7,6 +7,7 @@ import * as visit from './migrations/004_visit';
 import * as statsIndexes from './migrations/005_stats_indexes';
 import * as outboundSent from './migrations/006_outbound_sent';
 import * as whatsappAccounts from './migrations/007_whatsapp_accounts';
+import * as messageAccounts from './migrations/008_message_accounts';
 
 // Bigint counts and numeric aggregates arrive as strings by default; ours fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '005_stats_indexes': statsIndexes,
   '006_outbound_sent': outboundSent,
   '007_whatsapp_accounts': whatsappAccounts,
+  '008_message_accounts': messageAccounts,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

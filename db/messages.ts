@@ -87,6 +87,8 @@ export interface NewOutbound {
   bookingId?: number;
   purpose: string;
   payload: unknown;
+  /** The WhatsApp account it goes out through (whatsapp_accounts.id); unset or null: the default account. */
+  accountId?: number | null;
 }
 
 /**
@@ -104,10 +106,10 @@ export async function claimOutbound(
   // the insert, a row it left alone (sent already, another sender's live claim) from the select.
   const { rows } = await db.raw<{ rows: (WhatsAppMessageRow & { claimed: boolean })[] }>(
     `with claimed as (
-       insert into whatsapp_messages as m (direction, phone, booking_id, purpose, idempotency_key, payload, status)
-       values ('out', ?, ?, ?, ?, ?::jsonb, ?)
+       insert into whatsapp_messages as m (direction, phone, booking_id, purpose, idempotency_key, payload, status, account_id)
+       values ('out', ?, ?, ?, ?, ?::jsonb, ?, ?)
        on conflict (idempotency_key) do update
-         set status = excluded.status, payload = excluded.payload, error_code = null, error_title = null,
+         set status = excluded.status, payload = excluded.payload, account_id = excluded.account_id, error_code = null, error_title = null,
              processed_at = null, updated_at = now()
          where m.provider_message_id is null
            and (m.status in ('retrying', 'failed')
@@ -119,7 +121,7 @@ export async function claimOutbound(
      union all
      select ${returning('w')}, false from whatsapp_messages as w
      where w.idempotency_key = ? and w.direction = 'out' and not exists (select from claimed)`,
-    [m.phone, m.bookingId ?? null, m.purpose, m.idempotencyKey, JSON.stringify(m.payload), opts.status, opts.leaseMs / 1000, m.idempotencyKey],
+    [m.phone, m.bookingId ?? null, m.purpose, m.idempotencyKey, JSON.stringify(m.payload), opts.status, m.accountId ?? null, opts.leaseMs / 1000, m.idempotencyKey],
   );
   if (rows[0]) {
     const { claimed, ...row } = rows[0];

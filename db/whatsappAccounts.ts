@@ -147,3 +147,20 @@ export async function recordSessionStatus(db: Db, id: number, status: string, at
     .update({ session_status: status, session_status_at: at, updated_at: db.fn.now() });
   return updated > 0;
 }
+
+/**
+ * The account a restaurant sends from, read with the account in one query; undefined when the
+ * restaurant has none (it uses the default account) or does not exist.
+ */
+export async function findRestaurantAccount(db: Db, restaurantId: number): Promise<WhatsAppAccount | undefined> {
+  const row = await db('restaurants as r')
+    .join('whatsapp_accounts', 'whatsapp_accounts.id', 'r.whatsapp_account_id')
+    .where('r.id', restaurantId)
+    .first(COLUMNS.map((c) => `whatsapp_accounts.${c}`));
+  return fromRow(row);
+}
+
+/** The Cloud API account of a phone_number_id, which routes the Cloud API's webhook deliveries. */
+export async function findAccountByPhoneNumberId(db: Db, phoneNumberId: string): Promise<WhatsAppAccount | undefined> {
+  return fromRow(await db('whatsapp_accounts').where({ provider: 'cloud_api', phone_number_id: phoneNumberId }).first(COLUMNS));
+}

@@ -96,6 +96,12 @@ export interface Notification {
   /** Reply to the inbound message that caused this one, when there is one. */
   replyTo?: string;
   /**
+   * The WhatsApp account to send through when it is not the booking's restaurant's: a reply
+   * goes out through the account its message arrived on (whatsapp_accounts.id; null: the
+   * default account from the environment).
+   */
+  account?: number | null;
+  /**
    * Send the approved manager template instead of the interactive message: the interactive
    * one was refused later with 131047 (outside the 24-hour window). Recorded under
    * `idempotencyKey(n) + ':template'`, so it too is sent at most once.

@@ -9,11 +9,13 @@ import { sandboxPageUrl } from '../api/routes/sandbox';
 import { uiOriginsOf } from '../api/routes/codec';
 import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
 import { listenHost, type Config } from '../config';
+import { resolveCredentialKeys } from '../config/credentialKeys';
 import type { PayloadKey } from '../config/payloadKeys';
 import { listenForStatusChanges } from '../db/bookingEvents';
 import { createDb, migrateLatest } from '../db/knex';
 import { createPayloadEncryption } from '../temporal/codec';
 import type { Logger } from '../observability/logger';
+import { lazyCredentialCipher } from '../whatsapp/accounts/credentials';
 import { createChannelFromConfig } from '../whatsapp/channelFromConfig';
 import { startReconciler } from '../temporal/reconciler';
 import { createBookingWorker } from '../worker/worker';
@@ -74,7 +76,8 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: encryption.dataConverter });
       // The /console command's links point at PUBLIC_URL, else at where this API listens (known below).
       const consoleLinks = createConsoleLinks({ db, config, adminToken: o.adminToken, listeningAt: () => apiUrl });
-      const webhook = createWhatsAppWebhookRouter({ config, db, temporal, logger, channel: channel.channel, consoleLinks });
+      const credentials = lazyCredentialCipher(() => resolveCredentialKeys(config));
+      const webhook = createWhatsAppWebhookRouter({ config, db, temporal, logger, channel: channel.channel, consoleLinks, credentials });
       webhook.inbox.start();
       stops.push(() => webhook.inbox.stop());
       const bookingEvents = await listenForStatusChanges({ databaseUrl: o.databaseUrl, logger });

@@ -2,7 +2,10 @@ import type { Config } from '../config';
 import type { Db } from '../db/knex';
 import type { NotificationChannel } from '../domain/notifications';
 import type { Logger } from '../observability/logger';
+import { resolveCredentialKeys } from '../config/credentialKeys';
 import { startSandboxSession, type SandboxSession } from '../sandbox/session';
+import { lazyCredentialCipher } from './accounts/credentials';
+import { createAccountRoutedChannel } from './accounts/routing';
 import { createOutboxChannel, createWhatsAppChannel } from './channel';
 import { graphClientFromConfig } from './graphClient';
 
@@ -18,6 +21,9 @@ export interface ConfiguredChannel {
 }
 
 /**
+ * Every restaurant's messages through its own WhatsApp account (whatsapp/accounts/routing.ts);
+ * a restaurant without one uses the default account, configured as follows.
+ *
  * Sandbox mode when SANDBOX is set, or when WHATSAPP_ACCESS_TOKEN is not and this process
  * runs both the API and the worker (`npm start`): the Cloud API channel, unchanged, talking
  * to a local fake Graph API whose webhooks come back to our own webhook route. Otherwise the
@@ -25,13 +31,37 @@ export interface ConfiguredChannel {
  * settings), else the outbox channel, which records every message as `queued` in
  * whatsapp_messages and sends nothing: a lone API or worker cannot share an in-memory fake.
  */
-export async function createChannelFromConfig(deps: {
+export async function createChannelFromConfig(deps: ChannelFromConfigDeps): Promise<ConfiguredChannel> {
+  const configured = await defaultAccountChannel(deps);
+  // The accounts' own clients use the same Graph API origin (in sandbox mode, the fake's).
+  const { config } = configured;
+  const routed = createAccountRoutedChannel({
+    config,
+    db: deps.db,
+    logger: deps.logger,
+    fallback: configured.channel,
+    credentials: lazyCredentialCipher(() => resolveCredentialKeys(config)),
+  });
+  return {
+    ...configured,
+    channel: routed.channel,
+    close: async () => {
+      await routed.close();
+      await configured.close();
+    },
+  };
+}
+
+interface ChannelFromConfigDeps {
   config: Config;
   db: Db;
   logger: Logger;
   /** Whether the API and the worker run in this process. */
   apiAndWorker: boolean;
-}): Promise<ConfiguredChannel> {
+}
+
+/** The default account's channel: what every message used before restaurants had their own accounts. */
+async function defaultAccountChannel(deps: ChannelFromConfigDeps): Promise<ConfiguredChannel> {
   const { db, logger } = deps;
   if (deps.config.SANDBOX || (!deps.config.WHATSAPP_ACCESS_TOKEN && deps.apiAndWorker)) {
     if (!deps.apiAndWorker) throw new Error('SANDBOX needs the API and the worker in one process: run it with `npm start`');

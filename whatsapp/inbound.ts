@@ -81,6 +81,8 @@ interface Sender {
   phone: string;
   name?: string;
   messageId: string;
+  /** The WhatsApp account the message arrived on (null: the default account); answers go out through it. */
+  account: number | null;
 }
 
 const COMMANDS = {
@@ -146,7 +148,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
       ? { ...who, phone: to.phone }
       : { role: 'guest', phone: to.phone, name: to.name, language: (await guestSituation(to.phone)).language };
     try {
-      await channel.send({ purpose, recipient, ...rest, replyTo: to.messageId });
+      await channel.send({ purpose, recipient, ...rest, replyTo: to.messageId, account: to.account });
     } catch (err) {
       if (!isWhatsAppSendError(err) || err.retryable) throw err;
       logger.warn({ purpose, to: maskPhone(to.phone), code: err.code }, 'reply refused by WhatsApp');
@@ -175,9 +177,25 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return reply(from, 'notAuthorized');
   }
 
+  /**
+   * Whether a tap came through the booking's restaurant's own number. A tap on another
+   * number's webhook (a forged or misrouted delivery) is not the restaurant's conversation:
+   * nothing is done and nobody is answered, so no number speaks for another's bookings.
+   */
+  async function viaBookingsNumber(from: Sender, booking: BookingRow, a: ParsedAction): Promise<boolean> {
+    const account = (await getRestaurant(db, booking.restaurantId))?.whatsappAccountId ?? null;
+    if (account === from.account) return true;
+    logger.warn(
+      { security: 'wrong_number', action: a.action, bookingId: booking.id, account: from.account, restaurantAccount: account, from: maskPhone(from.phone) },
+      "tap on another number than the booking's restaurant's: ignored",
+    );
+    return false;
+  }
+
   /** A tap on a manager's button (a decision, the guest's chat, a rejection reason, arrival): only the restaurant's members. */
   async function managerAction(from: Sender, a: ParsedAction): Promise<ProcessOutcome> {
     const booking = a.bookingId <= MAX_ROW_ID ? await getBooking(db, a.bookingId) : undefined;
+    if (booking && !(await viaBookingsNumber(from, booking, a))) return { bookingId: booking.id };
     const member = booking && (await findMembershipByPhone(db, booking.restaurantId, from.phone));
     if (!booking || !member) {
       await unauthorized(from, a, "manager button tapped by someone who is not a manager or owner of the booking's restaurant");
@@ -218,6 +236,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
   /** A tap on the guest's buttons (a reminder's Confirm / Cancel, the cancel question's Yes / No): only the booking's guest. */
   async function guestAction(from: Sender, a: ParsedAction): Promise<ProcessOutcome> {
     const booking = a.bookingId <= MAX_ROW_ID ? await getBooking(db, a.bookingId) : undefined;
+    if (booking && !(await viaBookingsNumber(from, booking, a))) return { bookingId: booking.id };
     const contact = booking && (await getGuestContact(db, booking.id));
     if (!booking || contact?.phone !== from.phone) {
       await unauthorized(from, a, "guest button tapped by someone who is not the booking's guest");
@@ -325,7 +344,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
    * due): one "please slow down" for that minute, however many processes see such a row.
    */
   async function slowDown(row: WhatsAppMessageRow, event: InboundMessageEvent): Promise<ProcessOutcome> {
-    const from: Sender = { phone: row.phone, name: event.name, messageId: event.messageId };
+    const from: Sender = { phone: row.phone, name: event.name, messageId: event.messageId, account: event.accountId ?? null };
     logger.warn({ from: maskPhone(from.phone) }, 'sender over the flood limit: further messages this minute are stored, not acted on');
     await reply(from, 'slowDown', { round: Math.floor(row.createdAt.getTime() / FLOOD_WINDOW_MS) });
     return {};
@@ -337,7 +356,7 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
       logger.info({ messageId: event.messageId, kind: event.kind }, 'message without a phone number: cannot identify the sender');
       return {};
     }
-    const from: Sender = { phone: phoneFromWaId(event.from), name: event.name, messageId: event.messageId };
+    const from: Sender = { phone: phoneFromWaId(event.from), name: event.name, messageId: event.messageId, account: event.accountId ?? null };
     const tapped = event.kind === 'button' && event.buttonId ? parseActionId(event.buttonId) : undefined;
     if (tapped) return tapped.action !== 'rejectReason' && GUEST_ACTIONS.has(tapped.action) ? guestAction(from, tapped) : managerAction(from, tapped);
     const text = event.text ?? '';

@@ -18,8 +18,8 @@ import type { ProcessOutcome } from './inbound';
 import type { WebhookEvent } from './webhookPayload';
 
 export interface RecordOptions {
-  /** Our business number's phone_number_id; events for another are stored as foreign. Unset: every event is ours. */
-  phoneNumberId?: string;
+  /** Whether an event is for one of our accounts; others are stored as foreign. Unset: every event is ours. */
+  ours?: (e: WebhookEvent) => boolean;
   floodLimitPerMinute: number;
 }
 
@@ -32,15 +32,15 @@ const DELIVERY_WRITES_IN_FLIGHT = 2;
  * The durable inbox: a webhook delivery is stored (and acknowledged) first and acted on
  * afterwards, so Temporal or WhatsApp being down only delays the work, and a redelivery by
  * Meta finds its message already stored and changes nothing. One statement per delivery.
- * Statuses reported for another business number are counted and dropped: they cannot
- * concern a message we sent.
+ * Statuses reported for another business number (no account of ours) are counted and
+ * dropped: they cannot concern a message we sent.
  */
 export async function recordWebhookEvents(db: Db, events: WebhookEvent[], opts: RecordOptions): Promise<RecordedDelivery> {
   const messages: InboundRecord[] = [];
   const statuses: StatusRecord[] = [];
   let foreignStatuses = 0;
   for (const e of events) {
-    const foreign = opts.phoneNumberId !== undefined && e.phoneNumberId !== undefined && e.phoneNumberId !== opts.phoneNumberId;
+    const foreign = opts.ours !== undefined && !opts.ours(e);
     if (e.type === 'message') {
       messages.push({ providerMessageId: e.messageId, phone: e.from ? phoneFromWaId(e.from) : '', purpose: e.kind, payload: e, foreign });
     } else if (foreign) {

@@ -1,6 +1,6 @@
 import i18next from 'i18next';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { actionId, REJECT_REASON_CODES, rejectReasonId, type BookingAction } from '../domain/actions';
+import { actionId, parseActionId, REJECT_REASON_CODES, rejectReasonId, type BookingAction } from '../domain/actions';
 import type { Language } from '../domain/booking';
 import type { BookingDetails, Notification, NotificationPurpose } from '../domain/notifications';
 import { phoneDigits } from '../domain/phone';
@@ -18,6 +18,7 @@ import {
   type OutboundMessage,
   type TemplateMessage,
 } from './messages';
+import { numberedChoices } from './waha/numbered';
 
 export const LOCALES = { en, ru, kk } as const satisfies Record<Language, unknown>;
 
@@ -426,4 +427,23 @@ export function renderTemplate(n: Notification, names: TemplateNames): TemplateM
     },
     { replyTo: n.replyTo },
   );
+}
+
+/**
+ * WhatsApp Web's stand-in for buttons (WAHA): the line under a message's numbered choices,
+ * "Reply 1 to approve, 2 to reject, 3 for the guest's number", each number said by its
+ * action; "Reply with the number of your choice." for choices without such words (a list of
+ * reasons or bookings). None for a message without choices.
+ */
+export function numberedReplyHint(language: Language, message: OutboundMessage): string | undefined {
+  const choices = numberedChoices(message);
+  if (!choices.length) return undefined;
+  const t = (key: string, vars?: Record<string, unknown>) => translate(language, key, vars);
+  const said = choices.map((c) => {
+    const action = parseActionId(c.id)?.action;
+    const key = `numbered.actions.${action}`;
+    return action && i18n.exists(key, { lng: language }) ? t(key, { number: c.number }) : undefined;
+  });
+  if (said.some((s) => s === undefined)) return t('numbered.any');
+  return t('numbered.reply', { choices: said.join(', ') });
 }

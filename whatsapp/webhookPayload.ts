@@ -10,6 +10,8 @@ export interface InboundMessageEvent {
   type: 'message';
   /** The business number it was sent to (`metadata.phone_number_id`). */
   phoneNumberId?: string;
+  /** The account it arrived on, once the webhook routed it (whatsapp_accounts.id; null: the default account). */
+  accountId?: number | null;
   /** text: a typed text; button: a reply-button, list or template quick-reply tap; other: anything else. */
   kind: 'text' | 'button' | 'other';
   messageId: string;
@@ -36,6 +38,8 @@ export interface StatusEvent {
   type: 'status';
   /** The business number that sent the message (`metadata.phone_number_id`). */
   phoneNumberId?: string;
+  /** The account it was reported on, once the webhook routed it (as for a message). */
+  accountId?: number | null;
   /** The wamid of the message we sent. */
   messageId: string;
   status: string;

@@ -33,10 +33,6 @@ export interface WahaWebhookDeps {
   inbox?: { kick(): void };
 }
 
-// Never matches an event's account key (`waha:<session>`, sessions are not empty): every event
-// of a delivery recorded with it is foreign, stored and never acted on.
-const NO_ACCOUNT = 'waha:';
-
 /**
  * POST /api/waha/webhook: WAHA's events for every WAHA account, routed by session. Mount it
  * before any JSON body parser: the HMAC is checked over the raw bytes. A session with an
@@ -52,9 +48,9 @@ const NO_ACCOUNT = 'waha:';
 export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
   const { db } = deps;
   const logger = deps.logger.child({ component: 'waha-webhook' });
-  const recorder = (phoneNumberId: string | undefined) =>
+  const recorder = (ours: ((e: WebhookEvent) => boolean) | undefined) =>
     createDeliveryRecorder(db, {
-      phoneNumberId,
+      ours,
       floodLimitPerMinute: deps.config.INBOUND_FLOOD_LIMIT_PER_MINUTE,
       isOutage,
       stored: (recorded: RecordedDelivery) => {
@@ -66,7 +62,7 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
     });
   // Every event of a routed delivery is the account's: the session was looked up to get here.
   const routed = recorder(undefined);
-  const unrouted = recorder(NO_ACCOUNT);
+  const unrouted = recorder(() => false);
 
   async function asTap(e: WebhookEvent): Promise<WebhookEvent> {
     if (e.type !== 'message' || e.kind !== 'text' || !e.contextId || replyNumber(e.text) === undefined) return e;
@@ -128,13 +124,9 @@ export function createWahaWebhookRouter(deps: WahaWebhookDeps): Router {
         else logger.warn({ status: delivery.status }, 'WAHA session status for a session no account has: ignored');
       } else if (delivery.kind === 'events') {
         if (delivery.skipped) logger.debug({ event: delivery.event, skipped: delivery.skipped }, 'WAHA event without a conversation to act on');
-        // Until replies go out through the account a message arrived on, a WAHA message is
-        // stored as foreign: acting on it would answer from the default Cloud API number.
-        const taps = account ? await Promise.all(delivery.events.map(asTap)) : delivery.events;
-        const statuses = taps.filter((e) => e.type === 'status');
-        const messages = taps.filter((e) => e.type === 'message');
-        if (statuses.length) await (account ? routed : unrouted)(statuses);
-        if (messages.length) await unrouted(messages);
+        // The account goes with each event: a reply goes out through the session it came on.
+        if (delivery.events.length && account) await routed(await Promise.all(delivery.events.map((e) => asTap({ ...e, accountId: account.id }))));
+        else if (delivery.events.length) await unrouted(delivery.events);
       }
     } catch (err) {
       logger.error({ err }, 'WAHA delivery not stored; WAHA will redeliver');

@@ -5,6 +5,8 @@ import type { Db } from '../../db/knex';
 import type { NotificationChannel } from '../../domain/notifications';
 import type { Logger } from '../../observability/logger';
 import { webhookEvents, webhookRejected } from '../../observability/metrics';
+import { cloudNumbers, type CloudNumber } from '../../whatsapp/accounts/cloudNumbers';
+import { CredentialSealError, lazyCredentialCipher, type CredentialCipher } from '../../whatsapp/accounts/credentials';
 import { createInboundProcessor, isOutage, type WorkflowSignaller } from '../../whatsapp/inbound';
 import { createDeliveryRecorder, createInbox, type Inbox, type RecordedDelivery } from '../../whatsapp/inbox';
 import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
@@ -33,6 +35,8 @@ export interface WhatsAppWebhookDeps {
   channel: NotificationChannel;
   /** Sign-in links the `/console` command sends (api/console/link.ts). */
   consoleLinks?: ConsoleLinks;
+  /** Opens the accounts' app secrets; unset: none can be (a number with its own secret answers 503). */
+  credentials?: () => CredentialCipher;
   /** How often the inbox looks for leftovers once started (default 5 s). */
   inboxIntervalMs?: number;
   /** The inbox's first retry delay (default 1 s). */
@@ -46,9 +50,11 @@ export type WhatsAppWebhookRouter = Router & { inbox: Inbox };
  * GET and POST /api/whatsapp/webhook. Mount it before any JSON body parser: the signature
  * is checked over the raw bytes. A delivery is answered 200 only once it is stored, in one
  * statement (503 otherwise, so Meta redelivers); acting on it happens afterwards, in the
- * inbox, so a slow or absent Temporal never slows the answer. A delivery for another
- * business number (WHATSAPP_PHONE_NUMBER_ID; in sandbox mode the session's) is stored as
- * foreign and never acted on.
+ * inbox, so a slow or absent Temporal never slows the answer. Each event is routed by its
+ * `metadata.phone_number_id` to the default account (WHATSAPP_PHONE_NUMBER_ID; in sandbox
+ * mode the session's) or a cloud_api account, and the delivery must be signed with those
+ * numbers' app secret; an event for a number of no account of ours is stored as foreign and
+ * never acted on.
  */
 export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsAppWebhookRouter {
   const { config, db } = deps;
@@ -69,8 +75,10 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     intervalMs: deps.inboxIntervalMs,
     retryDelayMs: deps.inboxRetryDelayMs,
   });
+  const numbers = cloudNumbers({ config, db, credentials: deps.credentials ?? lazyCredentialCipher(() => undefined) });
   const record = createDeliveryRecorder(db, {
-    phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID,
+    // Routed before recording: every event of ours carries its account.
+    ours: (e) => e.accountId !== undefined,
     floodLimitPerMinute: config.INBOUND_FLOOD_LIMIT_PER_MINUTE,
     isOutage,
     stored,
@@ -92,24 +100,43 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
   router.post(WHATSAPP_WEBHOOK_PATH, express.raw({ type: '*/*', limit: '3mb' }), async (req, res) => {
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const header = req.get('x-hub-signature-256');
-    const secret = config.WHATSAPP_APP_SECRET;
-    if (!secret || !verifySignature(raw, header, secret)) {
+    let parsed: ReturnType<typeof parseWebhook> | undefined;
+    let parseError: unknown;
+    try {
+      parsed = parseWebhook(JSON.parse(raw.toString('utf8')));
+    } catch (err) {
+      parseError = err;
+    }
+
+    // The numbers the delivery is for decide which app secret must have signed it.
+    const routes = new Map<string | undefined, CloudNumber | undefined>();
+    try {
+      for (const e of parsed?.events ?? []) if (!routes.has(e.phoneNumberId)) routes.set(e.phoneNumberId, await numbers(e.phoneNumberId));
+    } catch (err) {
+      if (!(err instanceof CredentialSealError)) throw err;
+      logger.error({ err }, "an account's app secret cannot be opened");
+      throw unavailable("the number's app secret cannot be read now; redeliver later");
+    }
+    const ours = [...routes.values()].filter((n): n is CloudNumber => n !== undefined);
+    const secrets = new Set((ours.length ? ours : [{ appSecret: config.WHATSAPP_APP_SECRET }]).map((n) => n.appSecret));
+    if ([...secrets].some((secret) => !secret || !verifySignature(raw, header, secret))) {
       webhookRejected.inc({ reason: 'bad_signature' });
-      const reason = !secret ? 'WHATSAPP_APP_SECRET is not set' : header ? 'wrong signature' : 'missing signature';
+      const reason = secrets.has(undefined) ? 'no app secret for the number (WHATSAPP_APP_SECRET is not set)' : header ? 'wrong signature' : 'missing signature';
       logger.warn({ reason, ip: req.ip, bytes: raw.length }, 'webhook delivery refused');
       throw new ApiError('unauthorized', 'the X-Hub-Signature-256 header does not match the body');
     }
 
-    let parsed: ReturnType<typeof parseWebhook>;
-    try {
-      parsed = parseWebhook(JSON.parse(raw.toString('utf8')));
-    } catch (err) {
+    if (!parsed) {
       // Signed by Meta yet unreadable: refusing keeps it coming back until a fix can read it.
       webhookRejected.inc({ reason: 'invalid_payload' });
-      logger.error({ err, bytes: raw.length }, 'webhook delivery could not be parsed');
+      logger.error({ err: parseError, bytes: raw.length }, 'webhook delivery could not be parsed');
       throw new ApiError('bad_request', 'the webhook body is not a WhatsApp Cloud API notification');
     }
     if (parsed.skipped) logger.warn({ skipped: parsed.skipped }, 'webhook items without the fields we need were skipped');
+    for (const e of parsed.events) {
+      const number = routes.get(e.phoneNumberId);
+      if (number) e.accountId = number.accountId;
+    }
 
     awaitingAnswer++;
     try {

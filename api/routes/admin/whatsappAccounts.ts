@@ -246,6 +246,7 @@ export function whatsappAccountsRouter({ db, config, logger, credentials }: What
         phone: body.phone,
         purpose: 'account_test',
         payload: { accountId: account.id, provider: account.provider, text: bodyText },
+        accountId: account.id,
       },
       { status: 'sending', leaseMs: 60_000 },
     );

@@ -34,7 +34,8 @@ export const LOCAL_STEPS_PATCH = 'local-steps-resume-from-row';
 /**
  * Histories recorded before this patch ended the story at the decision: no reminders, no
  * wait for a reject reason, no arrival check, and a guest's cancel was not checked against
- * the cutoff. They replay on that path.
+ * the cutoff; their messages went out as ordinary activities, not local ones
+ * (workflows/steps.ts). They replay on that path.
  */
 export const VISIT_PATCH = 'visit-lifecycle';
 
@@ -83,7 +84,7 @@ export async function bookingWorkflow(input: BookingWorkflowInput): Promise<Book
     deadlines: { claimBy: input.claimExpiresAt, visitEndsAt: input.visitEndsAt },
   };
   const db = localSteps ? database : legacyDatabase;
-  const sends = createSends(bookingId, { background: localSteps });
+  const sends = createSends(bookingId, { background: localSteps, localSends: visit });
   const loop = startMessageLoop(state, handle, { mayMarkNoShow: () => Date.now() >= startsAt });
   /** After a WhatsApp Reject: whose reason the guest's message waits for, until when, and the reason once given. */
   let reasonWait: ReasonWait | undefined;

@@ -30,7 +30,8 @@ export interface Sends {
  * guest's message is still retrying. Histories recorded before that awaited each send in line
  * (and did not record failures), and replaying them must issue the same commands.
  */
-export function createSends(bookingId: number, opts: { background: boolean }): Sends {
+export function createSends(bookingId: number, opts: { background: boolean; localSends: boolean }): Sends {
+  const messages = (usefulUntil: number) => messagesUntil(usefulUntil, { local: opts.localSends });
   const pending = new Set<Promise<void>>();
   let guestLine: Promise<void> = Promise.resolve();
 
@@ -57,20 +58,20 @@ export function createSends(bookingId: number, opts: { background: boolean }): S
     later,
     managers: (purpose, roles, usefulUntil, facts) =>
       attempt(purpose, { sent: 0, failed: [] }, async () => {
-        const result = await messagesUntil(usefulUntil).notifyManagers({ bookingId, purpose, roles, facts });
+        const result = await messages(usefulUntil).notifyManagers({ bookingId, purpose, roles, facts });
         if (result.failed.length) log.warn(`${purpose}: ${result.failed.length} recipient(s) refused`, { bookingId });
         return result;
       }),
     guest(purpose, usefulUntil, facts, extra) {
-      const send = () => attempt(purpose, undefined, () => messagesUntil(usefulUntil).notifyGuest({ bookingId, purpose, facts, ...extra }));
+      const send = () => attempt(purpose, undefined, () => messages(usefulUntil).notifyGuest({ bookingId, purpose, facts, ...extra }));
       if (!opts.background) return send().then(() => undefined);
       guestLine = guestLine.then(send).then(() => undefined);
       return later(() => guestLine);
     },
     person: (message, usefulUntil) =>
-      attempt(message.purpose, undefined, () => messagesUntil(usefulUntil).notifyPerson({ bookingId, ...message })).then(() => undefined),
+      attempt(message.purpose, undefined, () => messages(usefulUntil).notifyPerson({ bookingId, ...message })).then(() => undefined),
     resendAsTemplate: (idempotencyKey, usefulUntil) =>
-      attempt('managerRequest', undefined, () => messagesUntil(usefulUntil).resendAsTemplate({ bookingId, idempotencyKey })).then(
+      attempt('managerRequest', undefined, () => messages(usefulUntil).resendAsTemplate({ bookingId, idempotencyKey })).then(
         () => undefined,
       ),
     settled: () => condition(() => pending.size === 0),

@@ -1,4 +1,4 @@
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { BOOKING_NOT_FOUND, PERMANENT_SEND_FAILURE } from '../domain/notifications';
 
@@ -27,22 +27,66 @@ export const legacyDatabase = proxyActivities<Activities>({
 
 /** A message retried past this point would arrive too late to matter however useful it was. */
 const MIN_MESSAGE_WINDOW_MS = 60_000;
+const MESSAGE_RETRY = { initialMs: 2_000, coefficient: 2, maxMs: 60_000 };
+const MESSAGE_NON_RETRYABLE = [PERMANENT_SEND_FAILURE, BOOKING_NOT_FOUND];
+
+type MessageActivities = Pick<Activities, 'notifyManagers' | 'notifyGuest' | 'notifyPerson' | 'resendAsTemplate'>;
 
 /**
  * Messages: WhatsApp can be slow or rate-limited, so a send retries for as long as the
  * message is still useful, until `usefulUntil` (a request until the owners take over, a
  * guest's answer until the visit starts), and at least a minute. Permanent refusals (bad
- * number, policy) stop at once. Only the schedule-to-close differs per call, hence a factory.
+ * number, policy) stop at once. Only the deadline differs per call, hence a factory.
+ *
+ * `local`: a send is one short HTTP call, so it runs as a local activity and leaves from the
+ * workflow task that decided it: no trip through the activity task queue and no workflow task
+ * to record its completion, so a claim reaches the managers within one workflow task. Its
+ * retries are this workflow's (`retriedUntil`): each wait is a durable timer, so a waiting send
+ * holds no workflow task open and a worker restart loses none of it, and the deadline is
+ * workflow time. Histories recorded before the visit patch scheduled ordinary activities
+ * (workflows/booking.ts), retried by the server with the same schedule.
  */
-export function messagesUntil(usefulUntil: number) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    scheduleToCloseTimeout: Math.max(usefulUntil - Date.now(), MIN_MESSAGE_WINDOW_MS),
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      nonRetryableErrorTypes: [PERMANENT_SEND_FAILURE, BOOKING_NOT_FOUND],
-    },
-  });
+export function messagesUntil(usefulUntil: number, o: { local: boolean }): MessageActivities {
+  if (!o.local) {
+    return proxyActivities<Activities>({
+      startToCloseTimeout: '30 seconds',
+      scheduleToCloseTimeout: Math.max(usefulUntil - Date.now(), MIN_MESSAGE_WINDOW_MS),
+      retry: {
+        initialInterval: MESSAGE_RETRY.initialMs,
+        backoffCoefficient: MESSAGE_RETRY.coefficient,
+        maximumInterval: MESSAGE_RETRY.maxMs,
+        nonRetryableErrorTypes: MESSAGE_NON_RETRYABLE,
+      },
+    });
+  }
+  const giveUpAt = Math.max(usefulUntil, Date.now() + MIN_MESSAGE_WINDOW_MS);
+  const retried =
+    <A extends unknown[], R>(send: (...args: A) => Promise<R>) =>
+    (...args: A) =>
+      retriedUntil(giveUpAt, () => send(...args));
+  return {
+    notifyManagers: retried(sendOnce.notifyManagers),
+    notifyGuest: retried(sendOnce.notifyGuest),
+    notifyPerson: retried(sendOnce.notifyPerson),
+    resendAsTemplate: retried(sendOnce.resendAsTemplate),
+  };
+}
+
+const sendOnce = proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 1 } });
+
+async function retriedUntil<R>(giveUpAt: number, send: () => Promise<R>): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      const backoff = Math.min(MESSAGE_RETRY.initialMs * MESSAGE_RETRY.coefficient ** (attempt - 1), MESSAGE_RETRY.maxMs);
+      if (!retryable(err) || Date.now() + backoff >= giveUpAt) throw err;
+      await sleep(backoff);
+    }
+  }
+}
+
+function retryable(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return !(cause instanceof ApplicationFailure && (cause.nonRetryable || MESSAGE_NON_RETRYABLE.includes(cause.type ?? '')));
 }

@@ -4,6 +4,8 @@ import { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import { LANGUAGES } from '../../domain/booking';
+import { phoneDigits } from '../../domain/phone';
+import { findRestaurantAccount } from '../../db/whatsappAccounts';
 import { claimText } from '../../domain/claim';
 import { resolveTiming } from '../../domain/timing';
 import { findBookingByIdempotencyKey, findBookingTarget, getBooking, SlotTakenError, type BookingRow } from '../../db/bookings';
@@ -58,13 +60,18 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
     handler: (_req, _res, next) => next(new ApiError('rate_limited', 'too many bookings from this address; try again in a minute')),
   });
 
-  const answer = (b: BookingRow) => ({
-    id: b.id,
-    status: b.status,
-    claimText: claimText(b.claimCode),
-    whatsappUrl: `https://wa.me/${config.WHATSAPP_BOT_NUMBER}?text=${encodeURIComponent(claimText(b.claimCode))}`,
-    expiresAt: b.claimExpiresAt.toISOString(),
-  });
+  // The claim is written to the restaurant's own number, the one its messages come from.
+  const answer = async (b: BookingRow) => {
+    const account = await findRestaurantAccount(db, b.restaurantId);
+    const number = account ? phoneDigits(account.displayNumber) : config.WHATSAPP_BOT_NUMBER;
+    return {
+      id: b.id,
+      status: b.status,
+      claimText: claimText(b.claimCode),
+      whatsappUrl: `https://wa.me/${number}?text=${encodeURIComponent(claimText(b.claimCode))}`,
+      expiresAt: b.claimExpiresAt.toISOString(),
+    };
+  };
 
   router.post('/bookings', limiter, async (req, res) => {
     const body = parseBody(req, bookingRequest);
@@ -88,7 +95,7 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
     if (earlier) {
       // The first attempt may have committed the row and then failed to start its workflow.
       if (earlier.status === 'DRAFT') await withWorkflowErrors(() => ensureWorkflowOf({ db, temporal, config }, earlier));
-      return void res.status(201).json(answer(earlier));
+      return void res.status(201).json(await answer(earlier));
     }
 
     const { id, restaurant, table, timing, startsAt } = await checkBookable(body);
@@ -111,13 +118,13 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
           requireFreeSlot: true,
         }),
       );
-      res.status(201).json(answer(booking));
+      res.status(201).json(await answer(booking));
     } catch (err) {
       if (err instanceof SlotTakenError) throw conflict(`table ${table.name} is already booked around that time`, { reason: 'slot_taken' });
       // Two requests with one Idempotency-Key raced: the loser answers with the winner's booking.
       if ((err as { constraint?: string }).constraint === 'bookings_idempotency_key_unique') {
         const winner = await replay();
-        if (winner) return void res.status(201).json(answer(winner));
+        if (winner) return void res.status(201).json(await answer(winner));
       }
       throw err;
     }

@@ -63,3 +63,31 @@ export async function awaitedRejectReason(
     .first('p.booking_id as bookingId');
   return prompt?.bookingId;
 }
+
+export interface NumberedRequest {
+  bookingId: number;
+  purpose: string;
+  /** The message as rendered (its choices, whatsapp/waha/numbered.ts). */
+  payload: unknown;
+  status: string;
+}
+
+/**
+ * The latest message with numbered choices that each of the sender's bookings got through
+ * `accountId` within `withinMs` (one per booking: a reminder after the request replaces it),
+ * with the booking's status, for reading a bare number that quotes nothing.
+ */
+export async function latestNumberedRequests(
+  db: Db,
+  m: { phone: string; accountId: number; purposes: readonly string[]; withinMs: number },
+): Promise<NumberedRequest[]> {
+  return db('whatsapp_messages as m')
+    .join('bookings as b', 'b.id', 'm.booking_id')
+    .distinctOn('m.booking_id')
+    .where({ 'm.direction': 'out', 'm.phone': m.phone, 'm.account_id': m.accountId })
+    .whereIn('m.purpose', m.purposes)
+    .whereNotNull('m.provider_message_id')
+    .where('m.created_at', '>', db.raw('now() - make_interval(secs => ?)', [m.withinMs / 1000]))
+    .orderBy([{ column: 'm.booking_id' }, { column: 'm.id', order: 'desc' }])
+    .select('m.booking_id as bookingId', 'm.purpose', 'm.payload', 'b.status');
+}

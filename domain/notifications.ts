@@ -40,6 +40,7 @@ export const NOTIFICATION_PURPOSES = [
   'rejectReasonRequest', // the manager who rejected: a list of reasons
   'arrivalCheck', // managers after the start: Arrived / No-show
   'consoleLink', // a manager or owner sent /console: their sign-in link to the console
+  'numberedWhich', // WAHA: a bare number while several requests await the sender: which booking (`bookings`)
 ] as const;
 export type NotificationPurpose = (typeof NOTIFICATION_PURPOSES)[number];
 

@@ -240,6 +240,45 @@ describe('WAHA end to end', () => {
     expect(waha.requests.filter((req) => req.path === '/api/sendText' && req.status === 503).length).toBeGreaterThan(0);
   });
 
+  test('a bare number: the tap on the one request awaiting it; with two awaiting, which booking; the guest’s cancel question the same', async () => {
+    const r = await createRestaurantFixture(ts.t.db);
+    expect((await api('PATCH', `/admin-api/restaurants/${r.restaurantId}`, { whatsappAccountId: accountIds.w })).status).toBe(200);
+    const manager = r.managers[0].phone;
+    const requestsTo = (bookingId: number) => wahaMessagesTo(manager).filter((m) => m.text.includes(`#${bookingId}`));
+    const claim = async () => {
+      const b = await book(r);
+      const guest = testPhone();
+      await waha.receiveText(W.session, guest, b.claimText);
+      await eventually(async () => requestsTo(b.id).length, (n) => n === 1);
+      return { ...b, guest };
+    };
+    const first = await claim();
+    const second = await claim();
+
+    const sentBefore = wahaMessagesTo(manager).length;
+    await waha.receiveText(W.session, manager, '1');
+    const which = await eventually(async () => wahaMessagesTo(manager).slice(sentBefore), (m) => m.length === 1);
+    expect(which[0].text).toContain('Which booking do you mean?');
+    expect(which[0].text).toContain(`#${first.id}`);
+    expect(which[0].text).toContain(`#${second.id}`);
+    expect([await bookingStatus(first.id), await bookingStatus(second.id)]).toEqual(['PENDING', 'PENDING']);
+
+    // Quoting the first request decides it; then the second is the only one awaiting: a bare 2 rejects it.
+    await waha.receiveText(W.session, manager, '1', { replyTo: requestsTo(first.id)[0].id });
+    await eventually(() => bookingStatus(first.id), (s) => s === 'APPROVED');
+    await waha.receiveText(W.session, manager, '2');
+    await eventually(() => bookingStatus(second.id), (s) => s === 'REJECTED');
+
+    // The guest of the approved booking (told to wait, then approved): /cancel asks with numbered choices, a bare 1 cancels.
+    const before = await eventually(async () => wahaMessagesTo(first.guest).length, (n) => n === 2);
+    await waha.receiveText(W.session, first.guest, '/cancel');
+    const question = await eventually(async () => wahaMessagesTo(first.guest).slice(before), (m) => m.length === 1);
+    // A +7 701 guest reads Russian.
+    expect(question[0].text.endsWith('Ответьте: 1 — отменить бронь, 2 — оставить.')).toBe(true);
+    await waha.receiveText(W.session, first.guest, '1');
+    await eventually(() => bookingStatus(first.id), (s) => s === 'CANCELLED');
+  });
+
   test('no credential appears in any API answer', () => {
     const all = answered.join('\n');
     for (const secret of SECRETS) expect(all).not.toContain(secret);

@@ -6,12 +6,13 @@ import type { Config } from '../config';
 import { findBookingByClaimCode, getBooking, latestBookingForPhone, type BookingRow } from '../db/bookings';
 import { getBookingDetails } from '../db/bookingViews';
 import { getGuestContact } from '../db/clients';
-import { awaitedRejectReason, sentRecently, upcomingBookingIds } from '../db/guestInbox';
+import { awaitedRejectReason, latestNumberedRequests, sentRecently, upcomingBookingIds } from '../db/guestInbox';
+import { getAccount } from '../db/whatsappAccounts';
 import type { Db } from '../db/knex';
 import type { WhatsAppMessageRow } from '../db/messages';
 import { findMembershipByPhone, getRestaurant } from '../db/restaurants';
 import { GUEST_ACTIONS, parseActionId, type BookingAction, type ParsedAction } from '../domain/actions';
-import { canTransition, type Language } from '../domain/booking';
+import { canTransition, type BookingStatus, type Language } from '../domain/booking';
 import { findClaimCode, mentionsClaim } from '../domain/claim';
 import { asLanguage, guestLanguage } from '../domain/language';
 import { idempotencyKey, type BookingDetails, type Notification, type NotificationChannel, type NotificationPurpose, type Recipient } from '../domain/notifications';
@@ -31,6 +32,7 @@ import {
 } from '../workflows/definitions';
 import { isWhatsAppSendError, OUTSIDE_WINDOW } from './errors';
 import { TEMPLATE_PURPOSES } from './render';
+import { choiceOfReply, numberedChoices, replyNumber } from './waha/numbered';
 import type { InboundMessageEvent } from './webhookPayload';
 
 /** The part of a Temporal Client the webhook uses: signals to booking workflows, each with a deadline. */
@@ -99,6 +101,23 @@ const UPCOMING_SHOWN = 10;
 // and looking it up would fail with "out of range" on every retry.
 const MAX_ROW_ID = PG_INT_MAX;
 const FLOOD_WINDOW_MS = 60_000;
+
+/**
+ * WhatsApp Web (WAHA) has no buttons: the messages whose numbered choices a bare number may
+ * answer without quoting, and the booking statuses in which they still await that answer.
+ */
+const NUMBERED_REQUESTS: Partial<Record<NotificationPurpose, readonly BookingStatus[]>> = {
+  managerRequest: ['PENDING'],
+  managerReminder: ['PENDING'],
+  escalation: ['PENDING'],
+  rejectReasonRequest: ['REJECTED'],
+  arrivalCheck: ['APPROVED'],
+  guestReminder: ['APPROVED'],
+  guestCancelQuestion: ['PENDING', 'APPROVED'],
+};
+const MANAGER_REQUESTS: ReadonlySet<string> = new Set(['managerRequest', 'managerReminder', 'escalation', 'rejectReasonRequest', 'arrivalCheck']);
+// Longer than any request stays open (a reminder goes out a day or so before the visit); it only bounds the look.
+const NUMBERED_REPLY_WINDOW_MS = 14 * 24 * 60 * 60_000;
 
 /** Manager taps that are one signal each, with the tapper as the actor. */
 const MANAGER_SIGNALS = { approve: approveSignal, reject: rejectSignal, arrived: arrivedSignal, noShow: noShowSignal } as const;
@@ -273,6 +292,41 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     return { bookingId: booking.id };
   }
 
+  /** A tap: the guest's buttons from the booking's guest, every other from its restaurant's members. */
+  function act(from: Sender, a: ParsedAction): Promise<ProcessOutcome> {
+    return a.action !== 'rejectReason' && GUEST_ACTIONS.has(a.action) ? guestAction(from, a) : managerAction(from, a);
+  }
+
+  /**
+   * A bare number on WhatsApp Web that quotes nothing (a quoted one arrives as the tap): when
+   * exactly one of our numbered messages awaits the sender's answer on this number, it is the
+   * tap on that message's choice; when several do, a short list of which booking each is, so
+   * they answer quoting the one they mean. undefined: not such a reply (no request awaits,
+   * or the number is none of the choices), left to the rest.
+   */
+  async function numberedReply(from: Sender, text: string): Promise<ProcessOutcome | undefined> {
+    if (from.account === null || (await getAccount(db, from.account))?.provider !== 'waha') return undefined;
+    const awaiting = (
+      await latestNumberedRequests(db, { phone: from.phone, accountId: from.account, purposes: Object.keys(NUMBERED_REQUESTS), withinMs: NUMBERED_REPLY_WINDOW_MS })
+    ).filter((r) => NUMBERED_REQUESTS[r.purpose as NotificationPurpose]?.includes(r.status as BookingStatus));
+    if (!awaiting.length) return undefined;
+    if (awaiting.length === 1) {
+      const choice = choiceOfReply(text, numberedChoices(awaiting[0].payload));
+      const tapped = choice && parseActionId(choice.id);
+      if (!tapped) return undefined;
+      logger.info({ bookingId: tapped.bookingId, action: tapped.action, from: maskPhone(from.phone) }, 'numbered reply read as the tap on the one request awaiting it');
+      return act(from, tapped);
+    }
+    const bookings = (await Promise.all(awaiting.map((r) => getBookingDetails(db, r.bookingId)))).filter((b): b is BookingDetails => Boolean(b));
+    const first = bookings[0];
+    const recipient =
+      first && MANAGER_REQUESTS.has(awaiting[0].purpose)
+        ? { role: 'manager' as const, language: asLanguage((await getRestaurant(db, first.restaurant.id))?.managerLanguageCode) ?? deps.config.DEFAULT_LANGUAGE }
+        : undefined;
+    await reply(from, 'numberedWhich', { recipient, bookings });
+    return {};
+  }
+
   /** /status: every upcoming booking; /cancel: the question for the only one, or a list to pick one. */
   async function upcoming(from: Sender, command: 'status' | 'cancel'): Promise<ProcessOutcome> {
     const { language } = await guestSituation(from.phone);
@@ -358,8 +412,12 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
     }
     const from: Sender = { phone: phoneFromWaId(event.from), name: event.name, messageId: event.messageId, account: event.accountId ?? null };
     const tapped = event.kind === 'button' && event.buttonId ? parseActionId(event.buttonId) : undefined;
-    if (tapped) return tapped.action !== 'rejectReason' && GUEST_ACTIONS.has(tapped.action) ? guestAction(from, tapped) : managerAction(from, tapped);
+    if (tapped) return act(from, tapped);
     const text = event.text ?? '';
+    if (event.kind === 'text' && replyNumber(text) !== undefined) {
+      const numbered = await numberedReply(from, text);
+      if (numbered) return numbered;
+    }
     const code = findClaimCode(text);
     if (code) return claim(from, code);
     if (mentionsClaim(text)) {

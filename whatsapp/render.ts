@@ -197,6 +197,16 @@ const TEXTS: Record<TextPurpose, (n: Notification, t: Translate) => string> = {
     );
   },
   rejectReasonTypePrompt: (n, t) => t('rejectReasonTypePrompt', { id: requireBooking(n).id }),
+  numberedWhich: (n, t) =>
+    paragraphs(
+      t('numbered.choose'),
+      (n.bookings ?? [])
+        .map((b) => {
+          const who = n.recipient.role === 'guest' ? b.restaurant.name : (b.guest?.name ?? b.table.name);
+          return `#${b.id} · ${formatShortWhen(b.startsAt, b.restaurant.timezone, n.recipient.language)} · ${who}`;
+        })
+        .join('\n'),
+    ),
   consoleLink: (n, t) => {
     const c = n.facts?.console;
     if (!c) throw new Error('a consoleLink message needs the link');

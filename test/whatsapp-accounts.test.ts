@@ -301,7 +301,7 @@ describe('POST /api/waha/webhook', () => {
     expect(delivery.status).toBe(200);
     expect(delivery.headers).toMatchObject({ 'x-webhook-hmac': expect.stringMatching(/^[0-9a-f]{128}$/), 'x-webhook-hmac-algorithm': 'sha512' });
     const row = await t.db('whatsapp_messages').where({ provider_message_id: messageId }).first();
-    expect(row).toMatchObject({ direction: 'in', phone: from, purpose: 'text', status: 'foreign' });
+    expect(row).toMatchObject({ direction: 'in', phone: from, purpose: 'text', status: 'received', processed_at: null });
     expect(row.payload).toMatchObject({ type: 'message', kind: 'text', text: '1', from: from.slice(1), name: 'Aigerim', phoneNumberId: 'waha:cafe' });
   });
 
@@ -352,7 +352,7 @@ describe('POST /api/waha/webhook', () => {
     const account = await call('post', '/admin-api/whatsapp-accounts', wahaAccount({ name: 'Unsigned', displayNumber: '+77010003434', session: 'unsigned', webhookHmacKey: undefined }));
     const from = testPhone();
     expect((await post(message('unsigned', from, 'false_u@c.us_U1', 'hello'))).status).toBe(200);
-    expect(await t.db('whatsapp_messages').where({ provider_message_id: 'false_u@c.us_U1' }).first()).toMatchObject({ status: 'foreign', phone: from });
+    expect(await t.db('whatsapp_messages').where({ provider_message_id: 'false_u@c.us_U1' }).first()).toMatchObject({ status: 'received', phone: from });
     await call('delete', `/admin-api/whatsapp-accounts/${account.body.id}`);
   });
 

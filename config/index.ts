@@ -165,6 +165,8 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores')
     .default('booking_reminder'),
+  // Messages a WAHA session sends per minute at most: WhatsApp bans Web numbers that burst.
+  WAHA_MAX_MESSAGES_PER_MINUTE: z.coerce.number().int().min(1).max(6000).default(20),
   DEFAULT_LANGUAGE: z.enum(['en', 'ru', 'kk']).default('en'),
   SANDBOX: flag,
 

@@ -70,6 +70,8 @@ beforeAll(async () => {
     WHATSAPP_VERIFY_TOKEN: 'e2e-accounts-verify-token',
     WHATSAPP_BOT_NUMBER: DEFAULT.display,
     WHATSAPP_CREDENTIALS_KEYS: TEST_PAYLOAD_KEYS,
+    // The default pace (20 a minute) is for a real phone; whatsapp-rate-limit.test.ts checks the pacing.
+    WAHA_MAX_MESSAGES_PER_MINUTE: '6000',
   });
   const webhook = `${ts.system.apiUrl}${WHATSAPP_WEBHOOK_PATH}`;
   for (const [fake, n] of [[fakes.default, DEFAULT], [fakes.a, A], [fakes.b, B]] as const) fake.configureWebhook({ url: webhook, appSecret: n.appSecret });

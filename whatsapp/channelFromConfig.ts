@@ -8,6 +8,10 @@ import { lazyCredentialCipher } from './accounts/credentials';
 import { createAccountRoutedChannel } from './accounts/routing';
 import { createOutboxChannel, createWhatsAppChannel } from './channel';
 import { graphClientFromConfig } from './graphClient';
+import { CLOUD_API_NUMBER_RATE, CLOUD_API_PAIR_RATE, createSendLimiter, type Rate } from './rateLimit';
+
+/** WAHA_MAX_MESSAGES_PER_MINUTE, evenly spread: a tenth of a minute's allowance may go at once. */
+const wahaRate = (perMinute: number): Rate => ({ perSecond: perMinute / 60, burst: Math.max(1, Math.ceil(perMinute / 10)) });
 
 export interface ConfiguredChannel {
   channel: NotificationChannel;
@@ -21,8 +25,11 @@ export interface ConfiguredChannel {
 }
 
 /**
- * Every restaurant's messages through its own WhatsApp account (whatsapp/accounts/routing.ts);
- * a restaurant without one uses the default account, configured as follows.
+ * Every restaurant's messages through its own WhatsApp account (whatsapp/accounts/routing.ts),
+ * each account paced in this process (whatsapp/rateLimit.ts: a Cloud API number at Meta's 80
+ * messages/s and pair limit, a WAHA session at WAHA_MAX_MESSAGES_PER_MINUTE). A restaurant
+ * without one uses the default account, configured as follows and unpaced as before (Meta's
+ * 130429 and 131056 answers are retried with their delays).
  *
  * Sandbox mode when SANDBOX is set, or when WHATSAPP_ACCESS_TOKEN is not and this process
  * runs both the API and the worker (`npm start`): the Cloud API channel, unchanged, talking
@@ -41,6 +48,10 @@ export async function createChannelFromConfig(deps: ChannelFromConfigDeps): Prom
     logger: deps.logger,
     fallback: configured.channel,
     credentials: lazyCredentialCipher(() => resolveCredentialKeys(config)),
+    limiterFor: (account) =>
+      account.provider === 'waha'
+        ? createSendLimiter({ account: wahaRate(config.WAHA_MAX_MESSAGES_PER_MINUTE) })
+        : createSendLimiter({ account: CLOUD_API_NUMBER_RATE, perRecipient: CLOUD_API_PAIR_RATE }),
   });
   return {
     ...configured,

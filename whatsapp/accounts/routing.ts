@@ -43,6 +43,13 @@ export function createAccountRoutedChannel(deps: {
   const { db } = deps;
   const logger = deps.logger.child({ component: 'whatsapp-accounts' });
   const built = new Map<number, Built>();
+  // Kept apart from the clients: a changed token does not give the number a fresh allowance.
+  const limiters = new Map<string, SendLimiter | undefined>();
+  function limiterOf(account: WhatsAppAccount): SendLimiter | undefined {
+    const key = `${account.id}:${account.provider}`;
+    if (!limiters.has(key)) limiters.set(key, deps.limiterFor?.(account));
+    return limiters.get(key);
+  }
 
   function open(account: WhatsAppAccount, field: CredentialField): string | undefined {
     const sealed = account.sealed[field];
@@ -60,7 +67,7 @@ export function createAccountRoutedChannel(deps: {
   }
 
   function build(account: WhatsAppAccount): Built {
-    const common = { config: deps.config, db, logger: deps.logger, accountId: account.id, limiter: deps.limiterFor?.(account) };
+    const common = { config: deps.config, db, logger: deps.logger, accountId: account.id, limiter: limiterOf(account) };
     const version = account.updatedAt.getTime();
     if (account.provider === 'cloud_api') {
       const graph = createGraphClient({

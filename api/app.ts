@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/admin-api', adminBookingsRouter(deps));
   app.use('/api', bookingsRouter(deps));
   app.use(CONSOLE_PATH, consoleRouter({ db: deps.db, adminToken: deps.adminToken, consoleKey }));
-  if (deps.sandbox) app.use(SANDBOX_PATH, sandboxRouter({ ...deps, sandbox: deps.sandbox }));
+  if (deps.sandbox) app.use(SANDBOX_PATH, sandboxRouter({ ...deps, credentials, sandbox: deps.sandbox }));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -7,6 +7,7 @@ import { createConsoleLinks } from '../api/console/link';
 import { metricsApp } from '../api/routes/metrics';
 import { sandboxPageUrl } from '../api/routes/sandbox';
 import { uiOriginsOf } from '../api/routes/codec';
+import { WAHA_WEBHOOK_PATH } from '../api/routes/wahaWebhook';
 import { createWhatsAppWebhookRouter, WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
 import { listenHost, type Config } from '../config';
 import { resolveCredentialKeys } from '../config/credentialKeys';
@@ -90,7 +91,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
         adminToken: o.adminToken,
         webhook,
         bookingEvents,
-        sandbox: sandbox && { graph: sandbox.graph, key: sandbox.key, temporalUiUrl: o.temporalUiUrl },
+        sandbox: sandbox && { graph: sandbox.graph, waha: sandbox.waha, wahaAccount: sandbox.wahaAccount, key: sandbox.key, temporalUiUrl: o.temporalUiUrl },
         codec: {
           codec: encryption.codec,
           namespace: config.TEMPORAL_NAMESPACE,
@@ -116,7 +117,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
       const reconciler = startReconciler({ db, temporal, config, logger });
       stops.push(() => reconciler.stop());
       if (sandbox) {
-        sandbox.connect(`${apiUrl}${WHATSAPP_WEBHOOK_PATH}`);
+        sandbox.connect({ whatsapp: `${apiUrl}${WHATSAPP_WEBHOOK_PATH}`, waha: `${apiUrl}${WAHA_WEBHOOK_PATH}` });
         extraUrls.push({ label: 'Sandbox', url: sandboxPageUrl(apiUrl, sandbox.key) });
       }
     }

@@ -5,18 +5,23 @@ import { z } from 'zod';
 import { getBooking } from '../../db/bookings';
 import { getGuestContact } from '../../db/clients';
 import { seedDemoRestaurant } from '../../db/demo';
-import { getRestaurant, listMembers, listMenuItems, listTables } from '../../db/restaurants';
+import { getRestaurant, listMembers, listMenuItems, listTables, updateRestaurant } from '../../db/restaurants';
 import { parseActionId } from '../../domain/actions';
 import { asLanguage } from '../../domain/language';
 import { phoneDigits } from '../../domain/phone';
 import type { AcceptedMessage, FakeGraphApi, InboundMessage, WebhookDelivery } from '../../sandbox/graph';
+import type { SandboxWahaAccount } from '../../sandbox/session';
+import type { FakeReceivedMessage, FakeSentMessage, FakeWaha, FakeWahaDelivery } from '../../sandbox/waha';
+import { createAccount, findAccountBySession } from '../../db/whatsappAccounts';
+import { CredentialSealError, type CredentialCipher } from '../../whatsapp/accounts/credentials';
+import { WAHA_WEBHOOK_PATH } from './wahaWebhook';
 import { OUTSIDE_WINDOW } from '../../whatsapp/errors';
 import type { OutboundMessage } from '../../whatsapp/messages';
 import { LOCALES } from '../../whatsapp/render';
 import { fireReminderSignal } from '../../workflows/definitions';
 import type { AppDeps } from '../app';
 import { readCookie, SAFE_METHODS } from '../cookies';
-import { ApiError, notAllowedInStatus, notFound, unauthorized } from '../errors';
+import { ApiError, notAllowedInStatus, notFound, unauthorized, unavailable } from '../errors';
 import { openEventStream } from '../sse';
 import { parseBody, parseId, parseQuery } from '../validation';
 import { constantTimeEqual } from '../../whatsapp/signature';
@@ -25,6 +30,9 @@ import { WHATSAPP_WEBHOOK_PATH } from './whatsappWebhook';
 export interface SandboxDeps {
   /** The fake Graph API the channel sends to: what each phone received, and a way to write back. */
   graph: FakeGraphApi;
+  /** The fake WAHA beside it, and its session as an account: a restaurant switched to it gets numbered text. */
+  waha: FakeWaha;
+  wahaAccount: SandboxWahaAccount;
   /** This start's key (SandboxSession.key): /sandbox and /sandbox/api answer only to its holder. */
   key: string;
   /** The Temporal web UI, when `npm start` runs the dev server. */
@@ -96,6 +104,8 @@ export interface ChatMessage {
   list?: { button: string; rows: { id: string; title: string; description?: string }[] };
   link?: { title: string; url: string };
   template?: { name: string; language: string };
+  /** `waha`: through the WAHA session (WhatsApp Web: plain text, numbered choices); otherwise the Cloud API number. */
+  via?: 'waha';
 }
 
 /** A quick reply's label is part of the approved template, not of the request: the sandbox's template uses ours. */
@@ -161,13 +171,34 @@ function fromPerson(m: InboundMessage): ChatMessage {
   };
 }
 
-function chats(graph: FakeGraphApi): ChatMessage[] {
-  return [...graph.accepted.map(fromBusiness), ...graph.received.map(fromPerson)].sort((a, b) => a.at.localeCompare(b.at));
+const phoneOfChat = (chatId: string) => `+${chatId.split('@')[0]}`;
+
+function fromSession(m: FakeSentMessage): ChatMessage {
+  return { id: m.id, phone: phoneOfChat(m.chatId), direction: 'in', at: m.at.toISOString(), replyTo: m.replyTo, text: m.text, via: 'waha' };
+}
+
+function toSession(m: FakeReceivedMessage): ChatMessage {
+  return { id: m.id, phone: phoneOfChat(m.chatId), direction: 'out', at: m.at.toISOString(), replyTo: m.replyTo, text: m.text, via: 'waha' };
+}
+
+function chats(graph: FakeGraphApi, waha: FakeWaha): ChatMessage[] {
+  return [...graph.accepted.map(fromBusiness), ...graph.received.map(fromPerson), ...waha.sent.map(fromSession), ...waha.received.map(toSession)].sort((a, b) =>
+    a.at.localeCompare(b.at),
+  );
 }
 
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be + and the international number');
 const person = { from: phone, name: z.string().trim().min(1).max(100).optional() };
-const sendRequest = z.object({ ...person, text: z.string().trim().min(1).max(4096) }).strict();
+const sendRequest = z
+  .object({
+    ...person,
+    text: z.string().trim().min(1).max(4096),
+    /** To the WAHA session's number instead of the Cloud API's, quoting one of its messages or not. */
+    via: z.literal('waha').optional(),
+    replyTo: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+const whatsappRequest = z.object({ provider: z.enum(['waha', 'default']) }).strict();
 const tapRequest = z.object({ ...person, messageId: z.string().min(1), buttonId: z.string().min(1) }).strict();
 const reminderRequest = z.object({ asTemplate: z.boolean().optional() }).strict();
 
@@ -177,15 +208,15 @@ const reminderRequest = z.object({ asTemplate: z.boolean().optional() }).strict(
  * people write and tap here reaches POST /api/whatsapp/webhook as signed deliveries from the
  * fake Graph API, exactly the way Meta's would. Mounted only in sandbox mode, behind the key.
  */
-export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router {
+export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps; credentials: () => CredentialCipher }): Router {
   const { config, db, temporal } = deps;
-  const { graph, key, temporalUiUrl } = deps.sandbox;
+  const { graph, waha, wahaAccount, key, temporalUiUrl } = deps.sandbox;
   const router = Router();
   router.use(requireKey(key));
   router.use(express.static(PAGE_DIR, { index: 'index.html' }));
 
   router.get('/api/session', (_req, res) => {
-    res.set('Cache-Control', 'no-store').json({ graphApiUrl: graph.url, key, keyHeader: KEY_HEADER });
+    res.set('Cache-Control', 'no-store').json({ graphApiUrl: graph.url, wahaUrl: waha.url, key, keyHeader: KEY_HEADER });
   });
 
   router.get('/api/restaurants', async (_req, res) => {
@@ -207,6 +238,34 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
   router.post('/api/demo-restaurant', async (_req, res) => {
     const { restaurant } = await seedDemoRestaurant(db);
     res.status(201).json({ restaurantId: restaurant.id });
+  });
+
+  /**
+   * Switches a restaurant to the sandbox's WAHA session (its account is created on first use,
+   * credentials sealed like any account's) or back to the default Cloud API number: its next
+   * messages, and its claim link, use that number.
+   */
+  router.put('/api/restaurants/:id/whatsapp', async (req, res) => {
+    const id = parseId(req, 'id', 'restaurant');
+    const { provider } = parseBody(req, whatsappRequest);
+    let accountId: number | null = null;
+    if (provider === 'waha') {
+      const { apiKey, webhookHmacKey, ...plain } = wahaAccount;
+      let cipher: CredentialCipher;
+      try {
+        cipher = deps.credentials();
+      } catch (err) {
+        if (err instanceof CredentialSealError) throw unavailable(err.message);
+        throw err;
+      }
+      const account =
+        (await findAccountBySession(db, wahaAccount.session)) ??
+        (await createAccount(db, { ...plain, provider: 'waha', sealed: { apiKey: cipher.seal('apiKey', apiKey), webhookHmacKey: cipher.seal('webhookHmacKey', webhookHmacKey) } }));
+      accountId = account.id;
+    }
+    const restaurant = await updateRestaurant(db, id, { whatsappAccountId: accountId });
+    if (!restaurant) throw notFound('restaurant', id);
+    res.json({ restaurantId: id, whatsappAccountId: accountId, displayNumber: provider === 'waha' ? wahaAccount.displayNumber : `+${config.WHATSAPP_BOT_NUMBER}` });
   });
 
   router.get('/api/bookings/:id', async (req, res) => {
@@ -251,7 +310,7 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
     const stream = openEventStream(res, HEARTBEAT_MS);
     let last = '';
     const push = () => {
-      const messages = chats(graph);
+      const messages = chats(graph, waha);
       const snapshot = JSON.stringify(messages);
       if (snapshot === last) return;
       last = snapshot;
@@ -262,17 +321,18 @@ export function sandboxRouter(deps: AppDeps & { sandbox: SandboxDeps }): Router 
     stream.onClose(() => clearInterval(timer));
   });
 
-  const delivered = ({ messageId, delivery }: { messageId: string; delivery: WebhookDelivery }) => {
+  const delivered = ({ messageId, delivery }: { messageId: string; delivery: WebhookDelivery | FakeWahaDelivery }, path = WHATSAPP_WEBHOOK_PATH) => {
     if (delivery.status !== 200) {
       // Our own webhook refused a delivery signed with the right secret: its log says why.
-      throw new ApiError('internal', `POST ${WHATSAPP_WEBHOOK_PATH} answered ${delivery.status ?? 'nothing'}`, { details: { messageId } });
+      throw new ApiError('internal', `POST ${path} answered ${delivery.status ?? 'nothing'}`, { details: { messageId } });
     }
     return { messageId };
   };
 
   router.post('/api/send', async (req, res) => {
-    const { from, name, text } = parseBody(req, sendRequest);
-    res.json(delivered(await graph.receiveText(from, text, { name })));
+    const { from, name, text, via, replyTo } = parseBody(req, sendRequest);
+    if (via === 'waha') res.json(delivered(await waha.receiveText(wahaAccount.session, from, text, { name, replyTo }), WAHA_WEBHOOK_PATH));
+    else res.json(delivered(await graph.receiveText(from, text, { name })));
   });
 
   router.post('/api/tap', async (req, res) => {

@@ -78,7 +78,32 @@ function showRestaurant() {
     }),
   );
   if (!$('#starts-at').value) $('#starts-at').value = tomorrowEvening(r.timezone);
+  showWhatsApp();
   renderPhones();
+}
+
+/** Which number the selected restaurant's guests and managers talk to. */
+function showWhatsApp() {
+  const waha = Boolean(restaurant()?.whatsappAccountId);
+  $('#restaurant-whatsapp').value = waha ? 'waha' : 'default';
+  $('#whatsapp-hint').textContent = waha
+    ? 'WhatsApp Web has no buttons: messages end with numbered choices. Reply with the number (↩ quotes a message, for when several bookings wait).'
+    : 'Messages carry reply buttons and lists; tap them.';
+}
+
+/** What a person writes goes to the number of the selected restaurant. */
+const via = () => (restaurant()?.whatsappAccountId ? { via: 'waha' } : {});
+
+async function switchWhatsApp() {
+  const r = restaurant();
+  $('#form-error').textContent = '';
+  try {
+    const { whatsappAccountId } = await api('PUT', `/sandbox/api/restaurants/${r.id}/whatsapp`, { provider: $('#restaurant-whatsapp').value });
+    r.whatsappAccountId = whatsappAccountId;
+  } catch (err) {
+    $('#form-error').textContent = err.message;
+  }
+  showWhatsApp();
 }
 
 async function loadRestaurants() {
@@ -191,13 +216,21 @@ function newPhone(person) {
   $('.composer', pane).addEventListener('submit', (e) => {
     e.preventDefault();
     const input = $('.draft', pane);
-    if (input.value.trim()) void act(pane, '/sandbox/api/send', { text: input.value.trim() }).then((ok) => ok && (input.value = ''));
+    const quoting = pane.dataset.replyTo ? { replyTo: pane.dataset.replyTo } : {};
+    if (input.value.trim()) {
+      void act(pane, '/sandbox/api/send', { text: input.value.trim(), ...via(), ...quoting }).then((ok) => {
+        if (!ok) return;
+        input.value = '';
+        delete pane.dataset.replyTo;
+        input.placeholder = 'Message';
+      });
+    }
   });
   $('.open-whatsapp', pane).addEventListener('click', (e) => {
     e.preventDefault();
     // What a phone does with https://wa.me/<number>?text=...: this chat, with the text typed in.
     const text = new URL(state.booking.whatsappUrl).searchParams.get('text');
-    void act(pane, '/sandbox/api/send', { text });
+    void act(pane, '/sandbox/api/send', { text, ...via() });
   });
   return pane;
 }
@@ -250,6 +283,18 @@ function bubble(m, pane, byId) {
     meta.append(ticks);
   }
   if (m.error) add('div', 'delivery-error', `Not delivered: ${m.error}`);
+  if (m.via === 'waha') meta.prepend('WhatsApp Web · ');
+  if (m.via === 'waha' && m.direction === 'in') {
+    // No buttons on WhatsApp Web: the answer is typed, and may quote the message it answers.
+    const quote = Object.assign(document.createElement('button'), { type: 'button', className: 'quote-reply', textContent: '↩ Reply' });
+    quote.addEventListener('click', () => {
+      pane.dataset.replyTo = m.id;
+      const input = $('.draft', pane);
+      input.placeholder = `Replying to: ${m.text.split('\n')[0].slice(0, 40)}`;
+      input.focus();
+    });
+    li.append(quote);
+  }
   if (m.direction === 'in' && m.status !== 'failed' && m.list) li.append(listPicker(m, pane));
   if (m.direction === 'in' && m.status !== 'failed' && (m.buttons?.length || m.link)) {
     const actions = add('div', 'actions', '');
@@ -304,7 +349,9 @@ async function main() {
   const session = await api('GET', '/sandbox/api/session');
   state.keyHeaders = { [session.keyHeader]: session.key };
   $('#graph-url').textContent = session.graphApiUrl;
+  $('#waha-url').textContent = session.wahaUrl;
   $('#restaurant').addEventListener('change', showRestaurant);
+  $('#restaurant-whatsapp').addEventListener('change', switchWhatsApp);
   $('#guest-phone').addEventListener('change', renderPhones);
   $('#guest-name').addEventListener('change', renderPhones);
   $('#booking-form').addEventListener('submit', book);

@@ -1,6 +1,7 @@
 /** The fake WAHA server: the sandbox's WhatsApp Web gateway, and the tests' WAHA. */
 export {
   startFakeWaha,
+  type FakeReceivedMessage,
   type FakeSentMessage,
   type FakeSessionStatus,
   type FakeWaha,

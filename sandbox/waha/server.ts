@@ -45,6 +45,18 @@ export interface FakeSentMessage {
   at: Date;
 }
 
+/** A message a person sent to a session's number through receiveText. */
+export interface FakeReceivedMessage {
+  id: string;
+  session: string;
+  /** The person's chat, `<digits>@c.us`. */
+  chatId: string;
+  text: string;
+  /** The serialized id of the session's message it quotes. */
+  replyTo?: string;
+  at: Date;
+}
+
 export interface FakeWahaRequest {
   method: string;
   path: string;
@@ -65,6 +77,7 @@ export interface FakeWahaDelivery {
 export interface FakeWaha {
   readonly url: string;
   readonly sent: FakeSentMessage[];
+  readonly received: FakeReceivedMessage[];
   readonly requests: FakeWahaRequest[];
   readonly deliveries: FakeWahaDelivery[];
   configureWebhook(webhook: FakeWahaWebhook | undefined): void;
@@ -110,6 +123,7 @@ export async function startFakeWaha(options: FakeWahaOptions): Promise<FakeWaha>
     ]),
   );
   const sent: FakeSentMessage[] = [];
+  const received: FakeReceivedMessage[] = [];
   const requests: FakeWahaRequest[] = [];
   const deliveries: FakeWahaDelivery[] = [];
   let webhook = options.webhook;
@@ -291,6 +305,7 @@ export async function startFakeWaha(options: FakeWahaOptions): Promise<FakeWaha>
   return {
     url: `http://127.0.0.1:${port}`,
     sent,
+    received,
     requests,
     deliveries,
     configureWebhook: (w) => {
@@ -306,6 +321,7 @@ export async function startFakeWaha(options: FakeWahaOptions): Promise<FakeWaha>
       const short = hex(10);
       const messageId = `false_${chatId}_${short}`;
       const quoted = opts.replyTo && /_([^_]+)$/.exec(opts.replyTo)?.[1];
+      received.push({ id: messageId, session, chatId, text, replyTo: opts.replyTo, at: new Date() });
       const delivery = await emit(session, 'message', {
         id: messageId,
         timestamp: Math.floor(Date.now() / 1000),

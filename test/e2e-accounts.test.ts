@@ -5,8 +5,10 @@
  * Graph APIs behind one origin (as Meta serves every number from graph.facebook.com); the WAHA
  * session is the fake WAHA. Everything travels over HTTP, webhooks signed.
  */
+import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { WAHA_WEBHOOK_PATH } from '../api/routes/wahaWebhook';
 import { WHATSAPP_WEBHOOK_PATH } from '../api/routes/whatsappWebhook';
 import { actionId } from '../domain/actions';
@@ -31,6 +33,8 @@ let waha: FakeWaha;
 const restaurants: Record<'default' | 'a' | 'b' | 'w', RestaurantFixture> = {} as never;
 const accountIds: Record<'a' | 'b' | 'w', number> = {} as never;
 const answered: string[] = [];
+/** Every line the system logged, at its most talkative level. */
+const logged: string[] = [];
 
 /** Meta's one origin for every number: a request goes to the fake of the phone_number_id in its path. */
 async function startGraphOrigin(): Promise<string> {
@@ -72,7 +76,7 @@ beforeAll(async () => {
     WHATSAPP_CREDENTIALS_KEYS: TEST_PAYLOAD_KEYS,
     // The default pace (20 a minute) is for a real phone; whatsapp-rate-limit.test.ts checks the pacing.
     WAHA_MAX_MESSAGES_PER_MINUTE: '6000',
-  });
+  }, { logger: pino({ level: 'trace' }, { write: (line: string) => void logged.push(line) }) });
   const webhook = `${ts.system.apiUrl}${WHATSAPP_WEBHOOK_PATH}`;
   for (const [fake, n] of [[fakes.default, DEFAULT], [fakes.a, A], [fakes.b, B]] as const) fake.configureWebhook({ url: webhook, appSecret: n.appSecret });
   waha.configureWebhook({ url: `${ts.system.apiUrl}${WAHA_WEBHOOK_PATH}`, hmacKey: W.hmacKey, retries: 5 });
@@ -281,8 +285,26 @@ describe('WAHA end to end', () => {
     await eventually(() => bookingStatus(first.id), (s) => s === 'CANCELLED');
   });
 
-  test('no credential appears in any API answer', () => {
-    const all = answered.join('\n');
+  test("a delivery not signed with the session's HMAC key is refused, and stores nothing", async () => {
+    const body = JSON.stringify({
+      event: 'message',
+      session: W.session,
+      payload: { id: 'false_77010001234@c.us_FORGED', timestamp: Math.floor(Date.now() / 1000), from: '77010001234@c.us', fromMe: false, body: '1', hasMedia: false },
+    });
+    const post = (hmac?: string) =>
+      fetch(`${ts.system.apiUrl}${WAHA_WEBHOOK_PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(hmac && { 'x-webhook-hmac': hmac, 'x-webhook-hmac-algorithm': 'sha512' }) },
+        body,
+      });
+    expect((await post(createHmac('sha512', 'not-the-key').update(body).digest('hex'))).status).toBe(401);
+    expect((await post()).status).toBe(401);
+    expect(await ts.t.db('whatsapp_messages').where({ provider_message_id: 'false_77010001234@c.us_FORGED' }).first()).toBeUndefined();
+  });
+
+  test('no credential appears in any API answer or log line', () => {
+    expect(logged.length).toBeGreaterThan(100);
+    const all = [...answered, ...logged].join('\n');
     for (const secret of SECRETS) expect(all).not.toContain(secret);
   });
 });

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../../config';
 import { resolvePayloadKeys } from '../../config/payloadKeys';
-import { createLogger } from '../../observability/logger';
+import { createLogger, type Logger } from '../../observability/logger';
 import { startSystem, type RunningSystem } from '../../runtime/system';
 import { createTestDatabase, type TestDatabase } from './db';
 import { connectDevServer, TEST_PAYLOAD_KEYS, uniqueId, type DevServerConnection } from './temporal';
@@ -18,9 +18,10 @@ export interface TestSystem {
 /**
  * The whole system as `npm start` wires it (runtime/system.ts): API on an ephemeral port,
  * worker and webhook inbox, on a fresh database and the shared dev server with a task queue
- * of its own. `env` adds or overrides variables (e.g. WHATSAPP_* for a fake Graph API).
+ * of its own. `env` adds or overrides variables (e.g. WHATSAPP_* for a fake Graph API);
+ * `opts.logger` hears what the system logs (silent by default).
  */
-export async function startTestSystem(name: string, env: Record<string, string> = {}): Promise<TestSystem> {
+export async function startTestSystem(name: string, env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestSystem> {
   // connectDevServer also installs the quiet Temporal runtime the system's worker logs through.
   const [t, dev] = await Promise.all([createTestDatabase(), connectDevServer()]);
   const adminToken = `${name}-admin-token-0123456789`;
@@ -37,7 +38,7 @@ export async function startTestSystem(name: string, env: Record<string, string> 
   });
   const system = await startSystem({
     config,
-    logger: createLogger('silent'),
+    logger: opts.logger ?? createLogger('silent'),
     databaseUrl: t.url,
     temporalAddress: config.TEMPORAL_ADDRESS!,
     adminToken,

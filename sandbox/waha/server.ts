@@ -45,17 +45,8 @@ export interface FakeSentMessage {
   at: Date;
 }
 
-/** A message a person sent to a session's number through receiveText. */
-export interface FakeReceivedMessage {
-  id: string;
-  session: string;
-  /** The person's chat, `<digits>@c.us`. */
-  chatId: string;
-  text: string;
-  /** The serialized id of the session's message it quotes. */
-  replyTo?: string;
-  at: Date;
-}
+/** A message a person sent to a session's number through receiveText: the same fields, `chatId` the person's, `replyTo` one of the session's. */
+export type FakeReceivedMessage = FakeSentMessage;
 
 export interface FakeWahaRequest {
   method: string;

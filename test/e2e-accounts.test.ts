@@ -285,6 +285,23 @@ describe('WAHA end to end', () => {
     await eventually(() => bookingStatus(first.id), (s) => s === 'CANCELLED');
   });
 
+  test('a stopped session holds the messages; once started again through the admin API they go out, once each', async () => {
+    const r = restaurants.w;
+    const b = await book(r);
+    const guest = testPhone();
+    expect((await api('POST', `/admin-api/whatsapp-accounts/${accountIds.w}/session/stop`)).body).toMatchObject({ status: 'STOPPED' });
+    // WhatsApp Web still delivers what people write to the phone; WAHA passes it on once it runs.
+    expect((await waha.receiveText(W.session, guest, b.claimText)).delivery.status).toBe(200);
+    const outbound = () => ts.t.db('whatsapp_messages').where({ booking_id: b.id, direction: 'out' }).select('status', 'provider_message_id', 'error_title');
+    // The guest's "wait" and the first manager's request (the managers are asked one after another).
+    const held = await eventually(outbound, (rows) => rows.length === 2 && rows.every((row) => row.status === 'retrying'));
+    expect(held.every((row) => row.provider_message_id === null && /422/.test(row.error_title))).toBe(true);
+    expect((await api('POST', `/admin-api/whatsapp-accounts/${accountIds.w}/session/start`)).body).toMatchObject({ status: 'WORKING' });
+    // A session that is not working is retried a minute later (whatsapp/waha/client.ts).
+    const sent = await eventually(outbound, (rows) => rows.length === 3 && rows.every((row) => row.provider_message_id !== null), 90_000);
+    expect(waha.sent.filter((m) => sent.some((row) => row.provider_message_id === m.id))).toHaveLength(3);
+  }, 120_000);
+
   test("a delivery not signed with the session's HMAC key is refused, and stores nothing", async () => {
     const body = JSON.stringify({
       event: 'message',

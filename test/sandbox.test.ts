@@ -17,6 +17,7 @@ import type { RunningSystem } from '../runtime/system';
 import { ensureChromium, launchBrowser, type Browser } from './helpers/browser';
 import { sandboxOf, type SandboxAccess } from './helpers/sandbox';
 import { startTestSystem, type TestSystem } from './helpers/system';
+import { TEST_PAYLOAD_KEYS } from './helpers/temporal';
 
 const ROOT = path.join(__dirname, '..');
 let ts: TestSystem;
@@ -26,7 +27,9 @@ let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  [ts] = await Promise.all([startTestSystem('sandbox', { HOST: '' }), ensureChromium()]);
+  // The keys `npm start` keeps in its data directory, for the WAHA session's account (#12).
+  const env = { HOST: '', WHATSAPP_CREDENTIALS_KEYS: TEST_PAYLOAD_KEYS, WAHA_MAX_MESSAGES_PER_MINUTE: '6000' };
+  [ts] = await Promise.all([startTestSystem('sandbox', env), ensureChromium()]);
   ({ system } = ts);
   sandbox = sandboxOf(system);
   browser = await launchBrowser();
@@ -142,6 +145,34 @@ test('the visit (#10): fire the reminder and cancel from it; reject the next boo
   await guest.locator('.bubble.received', { hasText: 'Reason: we are fully booked at that time' }).waitFor();
   // The manager's pick shows in their chat as the row's title, as WhatsApp shows it.
   await manager.locator('.bubble.sent', { hasText: 'Мест нет' }).waitFor();
+  expect(errors).toEqual([]);
+});
+
+test('WhatsApp Web (#12): the restaurant switched to the WAHA session; its numbered request approved by typing 1', async () => {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const guest = page.locator('.phone[data-role="guest"]');
+  const manager = page.locator('.phone[data-role="manager"]').first();
+
+  await page.selectOption('#restaurant-whatsapp', 'waha');
+  await page.locator('#whatsapp-hint', { hasText: 'numbered choices' }).waitFor();
+  await page.click('#book');
+  await page.locator('#status[data-status="DRAFT"]').waitFor();
+  const id = (await page.locator('#booking-id').textContent())!.slice(1);
+  await guest.locator('[data-testid="open-whatsapp"]').click();
+  // The demo restaurant's managers read Russian; no buttons, the choices numbered, and what they do.
+  const request = manager.locator('.bubble.received', { hasText: `#${id}` }).filter({ hasText: 'Ответьте: 1 — подтвердить' });
+  await request.waitFor();
+  expect(await request.locator('.actions button').count()).toBe(0);
+  expect(await request.locator('.meta').textContent()).toContain('WhatsApp Web');
+  await manager.locator('.draft').fill('1');
+  await manager.locator('.composer button').click();
+  await page.locator('#status[data-status="APPROVED"]').waitFor();
+  await guest.locator('.bubble.received', { hasText: 'Your booking is confirmed' }).last().waitFor();
+  fs.writeFileSync(path.join(ROOT, 'test-artifacts', 'sandbox-waha.png'), await page.screenshot());
+
+  await page.selectOption('#restaurant-whatsapp', 'default');
+  await page.locator('#whatsapp-hint', { hasText: 'reply buttons' }).waitFor();
   expect(errors).toEqual([]);
 });
 

@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.drop());
 
-const MIGRATIONS = ['001_schema', '002_inbox_index', '003_inbox_lease', '004_visit', '005_stats_indexes', '006_outbound_sent', '007_whatsapp_accounts'];
+const MIGRATIONS = ['001_schema', '002_inbox_index', '003_inbox_lease', '004_visit', '005_stats_indexes', '006_outbound_sent', '007_whatsapp_accounts', '008_message_accounts'];
 
 const tables = async () =>
   (await t.db('information_schema.tables').where({ table_schema: 'public' }).pluck('table_name'))

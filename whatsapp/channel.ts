@@ -154,6 +154,9 @@ export function createWhatsAppChannel(deps: ChannelDeps & { graph: GraphClient }
  * what each number does. The rendered message stays the stored payload, so a numbered reply
  * quoting it reads back as the tap (whatsapp/waha/numbered.ts). WhatsApp Web has no
  * templates: a message that would be one goes out in its interactive form (as numbered text).
+ * WAHA echoes nothing like Meta's callback data, so its acks cannot name a row whose id was
+ * never stored: a worker that dies between WAHA's answer and storing the id sends that message
+ * again on its retry, after SEND_LEASE_MS.
  */
 export function createWahaChannel(deps: ChannelDeps & { waha: WahaClient }): NotificationChannel {
   return createRecordedChannel(deps, {

@@ -13,7 +13,7 @@ import { createWahaChannel } from '../whatsapp/channel';
 import { createWahaClient, type WahaClient } from '../whatsapp/waha/client';
 import { numberedChoices } from '../whatsapp/waha/numbered';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
-import { createRestaurantFixture, type RestaurantFixture } from './helpers/fixtures';
+import { createRestaurantFixture, insertBookingRow, type RestaurantFixture } from './helpers/fixtures';
 
 const config = { WHATSAPP_MANAGER_TEMPLATE: 'booking_request', WHATSAPP_REMINDER_TEMPLATE: 'booking_reminder' };
 const ACCOUNT_ID = 4242;
@@ -28,22 +28,7 @@ let round = 0;
 beforeAll(async () => {
   t = await createTestDatabase();
   restaurant = await createRestaurantFixture(t.db);
-  const [{ id }] = await t
-    .db('bookings')
-    .insert({
-      restaurant_id: restaurant.restaurantId,
-      table_id: restaurant.tableId,
-      status: 'APPROVED',
-      starts_at: new Date('2026-01-12T14:30:00Z'),
-      ends_at: new Date('2026-01-12T16:30:00Z'),
-      party_size: 3,
-      guest_name: 'Ana',
-      claim_code: `claim-${Math.random()}`,
-      claim_expires_at: new Date('2026-01-12T14:00:00Z'),
-      workflow_id: `wf-${Math.random()}`,
-    })
-    .returning('id');
-  booking = (await getBookingDetails(t.db, id))!;
+  booking = (await getBookingDetails(t.db, await insertBookingRow(t.db, restaurant, 'APPROVED')))!;
   waha = await startFakeWaha({ apiKey: 'key', sessions: [{ name: 'cafe' }], acks: false });
   client = createWahaClient({ baseUrl: waha.url, session: 'cafe', apiKey: 'key' });
 });

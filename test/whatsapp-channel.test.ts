@@ -11,7 +11,7 @@ import { createGraphClient, type GraphClient } from '../whatsapp/graphClient';
 import { MANAGER_TEMPLATE_PARAMETERS } from '../whatsapp/render';
 import { createTestDatabase, type TestDatabase } from './helpers/db';
 import { sendAndDie } from './helpers/dyingWorker';
-import { createRestaurantFixture, testPhone, type RestaurantFixture } from './helpers/fixtures';
+import { createRestaurantFixture, insertBookingRow, testPhone, type RestaurantFixture } from './helpers/fixtures';
 
 const TOKEN = 'test-access-token';
 const PHONE_NUMBER_ID = '123456789012345';
@@ -24,24 +24,6 @@ let graph: GraphClient;
 let restaurant: RestaurantFixture;
 let booking: BookingDetails;
 let round = 0;
-
-async function insertBooking(): Promise<number> {
-  const [{ id }] = await t.db('bookings')
-    .insert({
-      restaurant_id: restaurant.restaurantId,
-      table_id: restaurant.tableId,
-      status: 'PENDING',
-      starts_at: new Date('2026-01-12T14:30:00Z'),
-      ends_at: new Date('2026-01-12T16:30:00Z'),
-      party_size: 3,
-      guest_name: 'Ana',
-      claim_code: `claim-${Math.random()}`,
-      claim_expires_at: new Date('2026-01-12T14:00:00Z'),
-      workflow_id: `wf-${Math.random()}`,
-    })
-    .returning('id');
-  return id;
-}
 
 /** A fresh round per test, so each test has its own idempotency keys. */
 const managerRequest = (extra: Partial<Notification> = {}): Notification => ({
@@ -60,7 +42,7 @@ const diesAfterSending = (n: Notification) => sendAndDie({ config, db: t.db, log
 beforeAll(async () => {
   t = await createTestDatabase();
   restaurant = await createRestaurantFixture(t.db);
-  booking = (await getBookingDetails(t.db, await insertBooking()))!;
+  booking = (await getBookingDetails(t.db, await insertBookingRow(t.db, restaurant, 'PENDING')))!;
   fake = await startFakeGraphApi({
     accessToken: TOKEN,
     phoneNumberId: PHONE_NUMBER_ID,

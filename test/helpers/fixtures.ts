@@ -86,6 +86,25 @@ export function insertDraftRow(db: Db, config: Config, f: RestaurantFixture, b: 
   });
 }
 
+/** A booking row of the fixture's table with no workflow behind it, for what only needs its details (messages about it). */
+export async function insertBookingRow(db: Db, f: RestaurantFixture, status: 'PENDING' | 'APPROVED'): Promise<number> {
+  const [{ id }] = await db('bookings')
+    .insert({
+      restaurant_id: f.restaurantId,
+      table_id: f.tableId,
+      status,
+      starts_at: new Date('2026-01-12T14:30:00Z'),
+      ends_at: new Date('2026-01-12T16:30:00Z'),
+      party_size: 3,
+      guest_name: 'Ana',
+      claim_code: `claim-${Math.random()}`,
+      claim_expires_at: new Date('2026-01-12T14:00:00Z'),
+      workflow_id: `wf-${Math.random()}`,
+    })
+    .returning('id');
+  return id;
+}
+
 /** Polls (in real time) until `read` gives a value `accept` likes; fails with the last value seen. */
 export async function eventually<T>(read: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -108,7 +108,8 @@ export async function listOpenBookings(
 
 /** What a new booking refers to, as POST /api/bookings needs it to check and start one. */
 export interface BookingTarget {
-  restaurant?: { id: number; timezone: string } & RestaurantTimingSettings;
+  /** accountNumber: the display number of the restaurant's WhatsApp account, when it has its own. */
+  restaurant?: { id: number; timezone: string; accountNumber?: string } & RestaurantTimingSettings;
   table?: { id: number; restaurantId: number; name: string; seats: number };
   /** The requested menu item ids that are on this restaurant's menu. */
   knownMenuItemIds: Set<number>;
@@ -128,6 +129,7 @@ export async function findBookingTarget(db: Db, restaurantId: number, tableId: n
             r.escalate_minutes as "escalateMinutes", r.decision_timeout_minutes as "decisionTimeoutMinutes",
             r.slot_minutes as "slotMinutes", r.reminder_minutes as "reminderMinutes",
             r.guest_cancel_cutoff_minutes as "guestCancelCutoffMinutes",
+            (select a.display_number from whatsapp_accounts a where a.id = r.whatsapp_account_id) as "accountNumber",
             t.id as "tableId", t.restaurant_id as "tableRestaurantId", t.name as "tableName", t.seats,
             (select coalesce(array_agg(m.id), '{}') from menu_items m where m.restaurant_id = r.id and m.id = any(:menuItemIds::int[])) as "knownMenuItemIds",
             case when r.id is not null and t.id is not null then nextval('bookings_id_seq')::int end as "reservedId"
@@ -150,6 +152,7 @@ export async function findBookingTarget(db: Db, restaurantId: number, tableId: n
             slotMinutes: row.slotMinutes,
             reminderMinutes: row.reminderMinutes,
             guestCancelCutoffMinutes: row.guestCancelCutoffMinutes,
+            accountNumber: row.accountNumber ?? undefined,
           },
     table: row.tableId === null ? undefined : { id: row.tableId, restaurantId: row.tableRestaurantId, name: row.tableName, seats: row.seats },
     knownMenuItemIds: new Set(row.knownMenuItemIds ?? []),
@@ -160,6 +163,7 @@ export async function findBookingTarget(db: Db, restaurantId: number, tableId: n
 interface TargetRow {
   restaurantId: number | null;
   timezone: string;
+  accountNumber: string | null;
   decisionReminderMinutes: number | null;
   escalateMinutes: number | null;
   decisionTimeoutMinutes: number | null;

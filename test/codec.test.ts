@@ -184,10 +184,13 @@ describe('on the dev server, with the real system', () => {
     // Once the managers were notified, their phones and names have passed through the workflow too.
     history = await eventually(
       () => bookingHandle(ts.dev.client, bookingId).fetchHistory(),
-      ({ events }) => {
-        const scheduled = events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'notifyManagers');
-        return events!.some((e) => scheduled && e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId?.toString());
-      },
+      // Sends are local activities: done once the marker of notifyManagers is recorded.
+      ({ events }) =>
+        events!.some(
+          (e) =>
+            e.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+            Buffer.from(e.markerRecordedEventAttributes.details?.data?.payloads?.[0]?.data ?? []).toString().includes('"activity_type":"notifyManagers"'),
+        ),
     );
   });
 

@@ -60,10 +60,10 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
     handler: (_req, _res, next) => next(new ApiError('rate_limited', 'too many bookings from this address; try again in a minute')),
   });
 
-  // The claim is written to the restaurant's own number, the one its messages come from.
-  const answer = async (b: BookingRow) => {
-    const account = await findRestaurantAccount(db, b.restaurantId);
-    const number = account ? phoneDigits(account.displayNumber) : config.WHATSAPP_BOT_NUMBER;
+  // The claim is written to the restaurant's own number, the one its messages come from. A new
+  // booking learns it with the rest of its request (findBookingTarget); a replay looks it up.
+  const answer = (b: BookingRow, accountNumber: string | undefined) => {
+    const number = accountNumber ? phoneDigits(accountNumber) : config.WHATSAPP_BOT_NUMBER;
     return {
       id: b.id,
       status: b.status,
@@ -72,6 +72,7 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
       expiresAt: b.claimExpiresAt.toISOString(),
     };
   };
+  const answerReplay = async (b: BookingRow) => answer(b, (await findRestaurantAccount(db, b.restaurantId))?.displayNumber);
 
   router.post('/bookings', limiter, async (req, res) => {
     const body = parseBody(req, bookingRequest);
@@ -95,7 +96,7 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
     if (earlier) {
       // The first attempt may have committed the row and then failed to start its workflow.
       if (earlier.status === 'DRAFT') await withWorkflowErrors(() => ensureWorkflowOf({ db, temporal, config }, earlier));
-      return void res.status(201).json(await answer(earlier));
+      return void res.status(201).json(await answerReplay(earlier));
     }
 
     const { id, restaurant, table, timing, startsAt } = await checkBookable(body);
@@ -118,13 +119,13 @@ export function bookingsRouter({ config, db, temporal, bookingEvents, logger }: 
           requireFreeSlot: true,
         }),
       );
-      res.status(201).json(await answer(booking));
+      res.status(201).json(answer(booking, restaurant.accountNumber));
     } catch (err) {
       if (err instanceof SlotTakenError) throw conflict(`table ${table.name} is already booked around that time`, { reason: 'slot_taken' });
       // Two requests with one Idempotency-Key raced: the loser answers with the winner's booking.
       if ((err as { constraint?: string }).constraint === 'bookings_idempotency_key_unique') {
         const winner = await replay();
-        if (winner) return void res.status(201).json(await answer(winner));
+        if (winner) return void res.status(201).json(await answerReplay(winner));
       }
       throw err;
     }

@@ -134,12 +134,12 @@ async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[
   rows.push({ figure: `claims + taps acted on (webhook -> signal; claims ${acted.claimsPerSecond.toFixed(0)}/s, taps ${acted.tapsPerSecond.toFixed(0)}/s)`, value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
   await untilPending(stack, created.bookings.slice(SIZE.taps).map((b) => b.id));
   const openPending = async () => Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
-  const mid = { pending: await openPending(), api: stack.api.rssMiB(), worker: stack.worker.rssMiB() };
+  const mid = { pending: await openPending(), ...(await settledRss(stack)) };
   // The first bookings fill pools, JIT caches and the worker's workflow cache (bounded): growth
   // that stops. What each further open booking costs is the slope over a second batch, after it.
   const more = Math.ceil(SIZE.pending / 2);
   await addPending(stack, r, more);
-  const end = { pending: await openPending(), api: stack.api.rssMiB(), worker: stack.worker.rssMiB() };
+  const end = { pending: await openPending(), ...(await settledRss(stack)) };
   const perBooking = (end.api + end.worker - mid.api - mid.worker) / Math.max(1, end.pending - mid.pending);
   const at10k = end.api + end.worker + Math.max(0, perBooking) * Math.max(0, 10_000 - end.pending);
   const mib = (a: number, b: number, c: number) => `${a.toFixed(0)}->${b.toFixed(0)}->${c.toFixed(0)}`;
@@ -152,6 +152,22 @@ async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[
   });
   await inboxDrained(stack);
   return rows;
+}
+
+/**
+ * Each process's RSS once the work is done, as the least of a few seconds of samples: read
+ * at one instant it swings by tens of MiB with where the garbage collector happens to be,
+ * which a slope over a thousand bookings would multiply.
+ */
+async function settledRss(stack: Stack): Promise<{ api: number; worker: number }> {
+  await inboxDrained(stack);
+  const least = { api: Infinity, worker: Infinity };
+  for (let i = 0; i < 20; i++) {
+    least.api = Math.min(least.api, stack.api.rssMiB());
+    least.worker = Math.min(least.worker, stack.worker.rssMiB());
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return least;
 }
 
 function print(rows: Row[]) {

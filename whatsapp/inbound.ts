@@ -214,8 +214,11 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
   /** A tap on a manager's button (a decision, the guest's chat, a rejection reason, arrival): only the restaurant's members. */
   async function managerAction(from: Sender, a: ParsedAction): Promise<ProcessOutcome> {
     const booking = a.bookingId <= MAX_ROW_ID ? await getBooking(db, a.bookingId) : undefined;
-    if (booking && !(await viaBookingsNumber(from, booking, a))) return { bookingId: booking.id };
-    const member = booking && (await findMembershipByPhone(db, booking.restaurantId, from.phone));
+    // Both checks at once: a tap's round trips are most of what acting on it costs.
+    const [onItsNumber, member] = booking
+      ? await Promise.all([viaBookingsNumber(from, booking, a), findMembershipByPhone(db, booking.restaurantId, from.phone)])
+      : [false, undefined];
+    if (booking && !onItsNumber) return { bookingId: booking.id };
     if (!booking || !member) {
       await unauthorized(from, a, "manager button tapped by someone who is not a manager or owner of the booking's restaurant");
       return { bookingId: booking?.id };
@@ -255,8 +258,8 @@ export function createInboundProcessor(deps: InboundDeps): (row: WhatsAppMessage
   /** A tap on the guest's buttons (a reminder's Confirm / Cancel, the cancel question's Yes / No): only the booking's guest. */
   async function guestAction(from: Sender, a: ParsedAction): Promise<ProcessOutcome> {
     const booking = a.bookingId <= MAX_ROW_ID ? await getBooking(db, a.bookingId) : undefined;
-    if (booking && !(await viaBookingsNumber(from, booking, a))) return { bookingId: booking.id };
-    const contact = booking && (await getGuestContact(db, booking.id));
+    const [onItsNumber, contact] = booking ? await Promise.all([viaBookingsNumber(from, booking, a), getGuestContact(db, booking.id)]) : [false, undefined];
+    if (booking && !onItsNumber) return { bookingId: booking.id };
     if (!booking || contact?.phone !== from.phone) {
       await unauthorized(from, a, "guest button tapped by someone who is not the booking's guest");
       return { bookingId: booking?.id };

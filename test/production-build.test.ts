@@ -120,7 +120,7 @@ test('node dist/api/main.js and node dist/worker/main.js run a booking; the work
   // The API through its npm script, which under NODE_ENV=production runs the compiled file.
   const api = startProcess('npm', ['run', '--silent', 'api'], { ...env, HOME: process.env.HOME }, /API listening on/);
   const { pid } = JSON.parse(await api.readyLine) as { pid: number };
-  expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([expect.stringMatching(/(^|\/)node$/), 'dist/api/main.js']);
+  expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([expect.stringMatching(/(^|\/)node$/), '--max-old-space-size=192', 'dist/api/main.js']);
   const apiUrl = `http://127.0.0.1:${port}`;
   const call = async (method: string, urlPath: string, body: unknown) => {
     const res = await fetch(`${apiUrl}${urlPath}`, {

@@ -1,3 +1,4 @@
+import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { BOOKING_NOT_FOUND, PERMANENT_SEND_FAILURE } from '../domain/notifications';
@@ -79,14 +80,14 @@ async function retriedUntil<R>(giveUpAt: number, send: () => Promise<R>): Promis
     try {
       return await send();
     } catch (err) {
-      const backoff = Math.min(MESSAGE_RETRY.initialMs * MESSAGE_RETRY.coefficient ** (attempt - 1), MESSAGE_RETRY.maxMs);
-      if (!retryable(err) || Date.now() + backoff >= giveUpAt) throw err;
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      if (cause instanceof ApplicationFailure && (cause.nonRetryable || MESSAGE_NON_RETRYABLE.includes(cause.type ?? ''))) throw err;
+      // A delay the failure asks for (Meta's rate limits, a WhatsApp Web session that is not
+      // working, our own pacing) wins over the schedule, as the server's retries honour it.
+      const asked = cause instanceof ApplicationFailure ? (msOptionalToNumber(cause.nextRetryDelay) ?? 0) : 0;
+      const backoff = Math.max(asked, Math.min(MESSAGE_RETRY.initialMs * MESSAGE_RETRY.coefficient ** (attempt - 1), MESSAGE_RETRY.maxMs));
+      if (Date.now() + backoff >= giveUpAt) throw err;
       await sleep(backoff);
     }
   }
-}
-
-function retryable(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return !(cause instanceof ApplicationFailure && (cause.nonRetryable || MESSAGE_NON_RETRYABLE.includes(cause.type ?? '')));
 }

@@ -4,7 +4,7 @@ import type http from 'node:http';
  * A fake server's request body as text, refused with `tooLarge()` (its own API's error for
  * it) beyond `maxBytes`: a fake must not let a runaway test fill the memory.
  */
-export function readRequestBody(req: http.IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<string> {
+export function readRequestBody(req: http.IncomingMessage, maxBytes: number, tooLarge: () => unknown): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

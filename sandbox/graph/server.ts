@@ -4,6 +4,7 @@ import { phoneDigits } from '../../domain/phone';
 import { badParam, MetaError, validateMessage, type FakeTemplate } from './meta';
 import { createGraphState, type AcceptedMessage, type FakeFailure, type InboundMessage, type RecordedRequest } from './state';
 import { createWebhookSender, type FakeWebhookOptions, type WebhookDelivery } from './webhooks';
+import { readRequestBody } from '../requestBody';
 
 /**
  * A stand-in for the WhatsApp Cloud API on 127.0.0.1, for end-to-end tests and the local
@@ -58,22 +59,6 @@ export interface FakeGraphApi {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new MetaError(413, 100, 'Request body too large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /** The `messages[]` entry of a tap, as Meta shapes each kind. */
 function tapMessage(payload: string, title: string, as: 'button' | 'template' | 'list', description?: string): Record<string, unknown> {
   if (as === 'template') return { type: 'button', button: { payload, text: title } };
@@ -91,7 +76,7 @@ export async function startFakeGraphApi(options: FakeGraphApiOptions): Promise<F
     const authorized = req.headers.authorization === `Bearer ${options.accessToken}`;
     let requestBody: unknown;
     try {
-      const text = await readBody(req);
+      const text = await readRequestBody(req, MAX_BODY_BYTES, () => new MetaError(413, 100, 'Request body too large'));
       try {
         requestBody = text ? JSON.parse(text) : undefined;
       } catch {

@@ -73,6 +73,7 @@ async function main() {
         namespace: config.TEMPORAL_NAMESPACE,
         uiCodecEndpoint: codecEndpoint,
         pidFile: path.join(config.dataDir, 'temporal.pid'),
+        logFile: path.join(config.dataDir, 'temporal.log'),
         log: (line) => logger.debug(line),
         announce: say,
       });

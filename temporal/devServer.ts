@@ -25,6 +25,12 @@ export interface DevServerOptions {
    * (same pid file, same dbFile) is stopped before this one starts. Needs dbFile.
    */
   pidFile?: string;
+  /**
+   * The file the server writes its output to (truncated at each start) instead of a pipe to us.
+   * A server meant to outlive a killed parent needs it: Go exits on a write to a broken
+   * stdout/stderr pipe, so a piped server would die at its next log line. `log` then gets only our own lines.
+   */
+  logFile?: string;
   log?: (line: string) => void;
   /** The lines an operator should see even when `log` is quiet (a leftover server stopped); `log` by default. */
   announce?: (line: string) => void;
@@ -78,7 +84,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   await assertPortFree(opts.port);
   const started = Date.now();
   // Own process group: if the CLI is a shim or wrapper script, stop() still reaches the real server.
-  const child = spawn(opts.cliPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = opts.logFile ? fs.openSync(opts.logFile, 'w') : 'pipe';
+  const child = spawn(opts.cliPath, args, { detached: true, stdio: ['ignore', output, output] });
+  if (typeof output === 'number') fs.closeSync(output);
   const tail: string[] = [];
   let stopping = false;
   const collect = (stream: NodeJS.ReadableStream) => {
@@ -94,8 +102,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
       }
     });
   };
-  collect(child.stdout!);
-  collect(child.stderr!);
+  if (child.stdout) collect(child.stdout);
+  if (child.stderr) collect(child.stderr);
+  const lastOutput = () =>
+    opts.logFile ? fs.readFileSync(opts.logFile, 'utf8').split('\n').filter(Boolean).slice(-OUTPUT_TAIL_LINES) : tail;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await once(child, 'spawn').catch((err: Error) => {
     throw new Error(`Cannot run the Temporal CLI ${opts.cliPath}: ${err.message}`);
@@ -120,7 +130,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServerH
   };
 
   try {
-    await waitUntilServing(address, opts.namespace, READY_TIMEOUT_MS, exited, () => tail);
+    await waitUntilServing(address, opts.namespace, READY_TIMEOUT_MS, exited, lastOutput);
   } catch (err) {
     await stop();
     throw err;

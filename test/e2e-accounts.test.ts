@@ -221,7 +221,11 @@ describe('WAHA end to end', () => {
     await eventually(() => bookingStatus(b.id), (s) => s === 'APPROVED');
     await eventually(async () => wahaMessagesTo(guest).length, (n) => n >= 2);
     for (const fake of Object.values(fakes)) expect(graphMessagesOf(fake, guest)).toEqual([]);
-    const rows = await ts.t.db('whatsapp_messages').where({ booking_id: b.id, direction: 'out' }).select('provider_message_id', 'account_id', 'status');
+    // The manager's acknowledgement may still be on its way: a send in flight has no provider id yet.
+    const rows = await eventually(
+      () => ts.t.db('whatsapp_messages').where({ booking_id: b.id, direction: 'out' }).select('provider_message_id', 'account_id', 'status'),
+      (found) => found.every((row) => row.provider_message_id !== null),
+    );
     expect(new Set(rows.map((row) => row.account_id))).toEqual(new Set([accountIds.w]));
     // WAHA's own ids, and its acks (SERVER → DEVICE → READ) as statuses.
     expect(rows.map((row) => row.provider_message_id).sort()).toEqual(

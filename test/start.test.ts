@@ -149,6 +149,8 @@ test('when the watchdogs died too, the next start stops the servers left running
   expect(first.output()).toContain('Admin token  from ADMIN_API_TOKEN');
   expect(first.output()).not.toContain(configured);
   const { temporal, postgres } = serverPids();
+  // Its output goes to a file: through a pipe to us, Go would exit at its first line after we died.
+  expect(fs.existsSync(path.join(dataDir, 'temporal.log'))).toBe(true);
 
   const watchdogs = watchdogsOf(first.child.pid!);
   expect(watchdogs).toHaveLength(2);

@@ -1,8 +1,10 @@
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isGrpcServiceError } from '@temporalio/client';
 import { KnexTimeoutError } from 'knex';
 import { DatabaseError } from 'pg';
 import { z } from 'zod';
+import type { Logger } from '../observability/logger';
 
 /**
  * Every error the API returns has one shape: `{"error": {"code", "message", "details"?}}`.
@@ -224,11 +226,26 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
     next(err); // Express then aborts the half-sent response.
     return;
   }
+  sendError(req, res, err);
+};
+
+/** errorHandler's answer, for a request served outside express too (api/bareRoutes.ts). */
+export function sendError(req: { id: string; log: Logger }, res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   let apiError = toApiError(err);
   if (apiError?.code === 'unavailable' && !(err instanceof ApiError)) req.log.warn({ err }, 'dependency unavailable');
   if (!apiError) {
     req.log.error({ err }, 'unhandled error');
     apiError = new ApiError('internal', `internal error; quote request id ${req.id} when reporting it`);
   }
-  res.status(apiError.status).set(apiError.headers ?? {}).json(apiError.toBody());
-};
+  const body = JSON.stringify(apiError.toBody());
+  res.writeHead(apiError.status, {
+    ...apiError.headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../observability/logger';
 import { httpRequestDuration } from '../observability/metrics';
@@ -23,39 +24,53 @@ const CALLER_REQUEST_ID = /^[\w.:-]{1,128}$/;
  */
 export function requestContext(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    const callerId = req.get('x-request-id');
-    req.id = callerId && CALLER_REQUEST_ID.test(callerId) ? callerId : randomUUID();
-    // Made on first use: most requests never log, and the webhook takes thousands a second.
-    let log: Logger | undefined;
-    Object.defineProperty(req, 'log', { configurable: true, enumerable: true, get: () => (log ??= logger.child({ reqId: req.id })) });
-    res.setHeader('X-Request-Id', req.id);
-    if (!logger.isLevelEnabled('info')) return next();
-    // Routers rewrite req.url while they run, so the full path is read now.
-    const { method, path } = req;
-    const started = performance.now();
-    res.on('close', () => {
-      req.log.info(
-        {
-          method,
-          path,
-          status: res.statusCode,
-          ms: Math.round(performance.now() - started),
-          ...(res.writableFinished ? {} : { aborted: true }),
-        },
-        'request',
-      );
-    });
+    identify(req, res, logger);
     next();
   };
 }
 
+/** What requestContext does, for a request served outside express (api/bareRoutes.ts). */
+export function identify(req: IncomingMessage, res: ServerResponse, logger: Logger): IncomingMessage & { id: string; log: Logger } {
+  const header = req.headers['x-request-id'];
+  const callerId = Array.isArray(header) ? header[0] : header;
+  const id = callerId && CALLER_REQUEST_ID.test(callerId) ? callerId : randomUUID();
+  // Made on first use: most requests never log, and the webhook takes thousands a second.
+  let log: Logger | undefined;
+  const context = Object.defineProperties(req as IncomingMessage & { id: string; log: Logger }, {
+    id: { configurable: true, enumerable: true, writable: true, value: id },
+    log: { configurable: true, enumerable: true, get: () => (log ??= logger.child({ reqId: id })) },
+  });
+  res.setHeader('X-Request-Id', id);
+  if (!logger.isLevelEnabled('info')) return context;
+  // Routers rewrite req.url while they run, so the full path is read now.
+  const { method } = req;
+  const path = (req.url ?? '').split('?')[0];
+  const started = performance.now();
+  res.on('close', () => {
+    context.log.info(
+      {
+        method,
+        path,
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      },
+      'request',
+    );
+  });
+  return context;
+}
+
 /** Latency by route pattern (`/admin-api/restaurants/:id`), never the raw URL, so label values stay few. */
 export const requestMetrics: RequestHandler = (req, res, next) => {
-  const stop = httpRequestDuration.startTimer();
-  const route = captureRoutePattern(req);
-  res.on('close', () => stop({ method: req.method, route: route() ?? 'unmatched', status: String(res.statusCode) }));
+  timeRequest(req, res, captureRoutePattern(req));
   next();
 };
+
+export function timeRequest(req: IncomingMessage, res: ServerResponse, route: () => string | undefined): void {
+  const stop = httpRequestDuration.startTimer();
+  res.on('close', () => stop({ method: req.method, route: route() ?? 'unmatched', status: String(res.statusCode) }));
+}
 
 /**
  * Express assigns req.route when a route matches, while req.baseUrl still holds the mount

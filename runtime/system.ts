@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { withBareRoutes } from '../api/bareRoutes';
 import { createConsoleLinks } from '../api/console/link';
 import { metricsApp } from '../api/routes/metrics';
 import { sandboxPageUrl } from '../api/routes/sandbox';
@@ -98,7 +99,7 @@ export async function startSystem(o: SystemOptions): Promise<RunningSystem> {
           uiOrigins: [...config.TEMPORAL_UI_ORIGIN, ...(o.temporalUiUrl ? uiOriginsOf(o.temporalUiUrl) : [])],
         },
       });
-      const server = http.createServer(app);
+      const server = http.createServer(withBareRoutes(app, [{ method: 'POST', path: WHATSAPP_WEBHOOK_PATH, handle: webhook.receive }], logger));
       const host = listenHost(config, Boolean(sandbox));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

@@ -547,6 +547,43 @@ test('a webhook with a forged, missing or mismatched signature is refused with 4
   await waitForStatus(b.id, 'PENDING');
 });
 
+test('the server answers the webhook ahead of express as the app answers everything: request id, error shape, limits, metrics', async () => {
+  const metric = async () => {
+    const text = await (await fetch(`${system.apiUrl}/metrics`, { headers: { authorization: `Bearer ${ts.adminToken}` } })).text();
+    const line = text.split('\n').find((l) => l.startsWith('http_request_duration_seconds_count{') && l.includes('route="/api/whatsapp/webhook"') && l.includes('status="401"'));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  };
+  const before = await metric();
+  const refused = await fetch(webhook.url, { method: 'POST', headers: { 'x-request-id': 'meta-delivery-1' }, body: '{}' });
+  expect(refused.status).toBe(401);
+  expect(refused.headers.get('x-request-id')).toBe('meta-delivery-1');
+  expect(refused.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(await refused.json()).toEqual({ error: { code: 'unauthorized', message: 'the X-Hub-Signature-256 header does not match the body' } });
+  expect(await metric()).toBe(before + 1);
+
+  // Streamed without a length, the body is cut off at 3 MB and the caller still gets its answer.
+  const chunk = new TextEncoder().encode('x'.repeat(256 * 1024));
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent++ < 16) controller.enqueue(chunk);
+      else controller.close();
+    },
+  });
+  const tooLarge = await fetch(webhook.url, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+  expect(tooLarge.status).toBe(413);
+  expect((await tooLarge.json()).error.code).toBe('payload_too_large');
+
+  const compressed = await fetch(webhook.url, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: 'x' });
+  expect(compressed.status).toBe(415);
+  expect((await compressed.json()).error.code).toBe('unsupported_media_type');
+
+  // Other methods and paths are still the app's.
+  const put = await fetch(webhook.url, { method: 'PUT', body: '{}' });
+  expect(put.status).toBe(404);
+  expect((await put.json()).error.code).toBe('not_found');
+});
+
 test('APPROVE from a number that is not this restaurant\'s manager is refused and changes nothing', async () => {
   const elsewhere = await createRestaurantFixture(t.db, { managerLanguage: 'en' });
   const outsider = elsewhere.managers[0];

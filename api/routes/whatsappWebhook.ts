@@ -1,4 +1,4 @@
-import express, { Router, type ErrorRequestHandler } from 'express';
+import { Router } from 'express';
 import type { Config } from '../../config';
 import type { ConsoleLinks } from '../console/link';
 import type { Db } from '../../db/knex';
@@ -12,9 +12,13 @@ import { createDeliveryRecorder, createInbox, type Inbox, type RecordedDelivery 
 import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
 import { parseWebhook } from '../../whatsapp/webhookPayload';
 import { eventLoopBusy } from '../../runtime/eventLoop';
+import { type BareHandler, readBody } from '../bareRoutes';
 import { ApiError, unavailable } from '../errors';
 
 export const WHATSAPP_WEBHOOK_PATH = '/api/whatsapp/webhook';
+/** Meta's deliveries are far smaller; a larger one is refused (413) before it is read. */
+const MAX_DELIVERY_BYTES = 3 * 1024 * 1024;
+const OK_HEADERS = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' };
 
 export interface WhatsAppWebhookDeps {
   config: Pick<
@@ -44,7 +48,7 @@ export interface WhatsAppWebhookDeps {
 }
 
 /** The router, and the inbox behind it that the process starts at boot and stops at shutdown. */
-export type WhatsAppWebhookRouter = Router & { inbox: Inbox };
+export type WhatsAppWebhookRouter = Router & { inbox: Inbox; receive: BareHandler };
 
 /**
  * GET and POST /api/whatsapp/webhook. Mount it before any JSON body parser: the signature
@@ -97,9 +101,20 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     throw new ApiError('forbidden', 'webhook verification refused: wrong hub.mode or hub.verify_token');
   });
 
-  router.post(WHATSAPP_WEBHOOK_PATH, express.raw({ type: '*/*', limit: '3mb' }), async (req, res) => {
-    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const header = req.get('x-hub-signature-256');
+  /** POST: the server serves it ahead of express (api/bareRoutes.ts); the router mounts the same handler. */
+  const receive: BareHandler = async (req, res) => {
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, MAX_DELIVERY_BYTES);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'payload_too_large') {
+        webhookRejected.inc({ reason: 'too_large' });
+        logger.warn('webhook delivery over 3 MB refused');
+      }
+      throw err;
+    }
+    const header = req.headers['x-hub-signature-256'];
+    const signature = Array.isArray(header) ? header[0] : header;
     let parsed: ReturnType<typeof parseWebhook> | undefined;
     let parseError: unknown;
     try {
@@ -119,10 +134,10 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     }
     const ours = [...routes.values()].filter((n): n is CloudNumber => n !== undefined);
     const secrets = new Set((ours.length ? ours : [{ appSecret: config.WHATSAPP_APP_SECRET }]).map((n) => n.appSecret));
-    if ([...secrets].some((secret) => !secret || !verifySignature(raw, header, secret))) {
+    if ([...secrets].some((secret) => !secret || !verifySignature(raw, signature, secret))) {
       webhookRejected.inc({ reason: 'bad_signature' });
-      const reason = secrets.has(undefined) ? 'no app secret for the number (WHATSAPP_APP_SECRET is not set)' : header ? 'wrong signature' : 'missing signature';
-      logger.warn({ reason, ip: req.ip, bytes: raw.length }, 'webhook delivery refused');
+      const reason = secrets.has(undefined) ? 'no app secret for the number (WHATSAPP_APP_SECRET is not set)' : signature ? 'wrong signature' : 'missing signature';
+      logger.warn({ reason, ip: req.socket.remoteAddress, bytes: raw.length }, 'webhook delivery refused');
       throw new ApiError('unauthorized', 'the X-Hub-Signature-256 header does not match the body');
     }
 
@@ -147,8 +162,9 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     } finally {
       awaitingAnswer--;
     }
-    res.sendStatus(200);
-  });
+    res.writeHead(200, OK_HEADERS).end('OK');
+  };
+  router.post(WHATSAPP_WEBHOOK_PATH, (req, res, next) => void receive(req, res).catch(next));
 
   /** Once per write, which may carry several deliveries. */
   function stored({ messages: m, statuses: st, foreignStatuses }: RecordedDelivery) {
@@ -165,13 +181,5 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
     if (m.inserted > m.foreign || st.applied) inbox.kick();
   }
 
-  const bodyErrors: ErrorRequestHandler = (err, _req, _res, next) => {
-    if ((err as { type?: string }).type !== 'entity.too.large') return next(err);
-    webhookRejected.inc({ reason: 'too_large' });
-    logger.warn('webhook delivery over 3 MB refused');
-    next(err); // the app's error handler answers 413 in the one error shape
-  };
-  router.use(WHATSAPP_WEBHOOK_PATH, bodyErrors);
-
-  return Object.assign(router, { inbox });
+  return Object.assign(router, { inbox, receive });
 }

@@ -17,10 +17,10 @@
  * Exit code 0 whatever the figures (the machine decides them); 1 when the bench itself fails.
  */
 import os from 'node:os';
-import { SendWatch, seedRestaurant, type Restaurant } from './lib/fixtures';
+import { SendWatch, seedRestaurant, type Booking, type Restaurant } from './lib/fixtures';
 import { startFloor, type Floor } from './lib/floor';
 import { startStack, type Stack } from './lib/stack';
-import { until } from './lib/stats';
+import { percentiles, until } from './lib/stats';
 import { actOn, addPending, createBookings, floorBookings, rawSignals, untilPending } from './scenarios/capacity';
 import { floodFairness } from './scenarios/flood';
 import { bookingCost, printCost } from './scenarios/cost';
@@ -86,12 +86,30 @@ async function measure(stack: Stack, floor: Floor): Promise<Row[]> {
   return rows;
 }
 
+/**
+ * The floor and the app take turns, ROUNDS times each, and each side's rate is its deliveries
+ * over its own seconds: a slow spell of the machine (these VMs have them) then falls on both,
+ * where one long run of each would put it on whichever ran during it.
+ */
+const ROUNDS = 3;
+
 async function ingest(stack: Stack, floor: Floor): Promise<Row[]> {
   const rows: Row[] = [];
-  log(`webhook ingest: ${SIZE.ingest} deliveries at c=16, then ${SIZE.openSeconds} s at 200/s`);
-  const floorClosed = await ingestClosed(floor.webhook, SIZE.ingest, 16);
-  const appClosed = await ingestClosed(stack.webhook, SIZE.ingest, 16);
-  await inboxDrained(stack);
+  log(`webhook ingest: ${SIZE.ingest} deliveries at c=16 in ${ROUNDS} turns each, then ${SIZE.openSeconds} s at 200/s`);
+  const closed = { floor: { n: 0, s: 0, latencies: [] as number[] }, app: { n: 0, s: 0, latencies: [] as number[] } };
+  const perRound = Math.ceil(SIZE.ingest / ROUNDS);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const side of ['floor', 'app'] as const) {
+      const r = await ingestClosed(side === 'floor' ? floor.webhook : stack.webhook, perRound, 16, round * perRound);
+      closed[side].n += perRound;
+      closed[side].s += r.seconds;
+      closed[side].latencies.push(...r.latencies);
+      // What the app stored is acted on before the floor's turn, not during it.
+      if (side === 'app') await inboxDrained(stack);
+    }
+  }
+  const floorClosed = { perSecond: closed.floor.n / closed.floor.s, ...percentiles(closed.floor.latencies) };
+  const appClosed = { perSecond: closed.app.n / closed.app.s, ...percentiles(closed.app.latencies) };
   const floorOpen = await ingestOpen(floor.webhook, 200, SIZE.openSeconds);
   const appOpen = await ingestOpen(stack.webhook, 200, SIZE.openSeconds);
   await inboxDrained(stack);
@@ -125,14 +143,32 @@ async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[
   log(`capacity: ${SIZE.pending} bookings at c=32, their claims and ${SIZE.taps} taps at c=16`);
   const apiBefore = stack.api.rssMiB();
   const workerBefore = stack.worker.rssMiB();
-  const floorCreate = await floorBookings(floor, SIZE.pending, 32);
-  const created = await createBookings(stack, r, SIZE.pending, 32);
-  rows.push({ figure: 'POST /api/bookings at c=32', value: created.perSecond, floor: floorCreate, unit: '/s', target: '>= 0.8x', pass: created.perSecond >= 0.8 * floorCreate });
-  const acted = await actOn(stack, r, created.bookings, SIZE.taps, 16);
-  // A rate settles within a couple of thousand signals.
-  const signals = await rawSignals(stack, Math.min(2000, SIZE.pending + SIZE.taps), 16);
+  // Turns, as for ingest (ROUNDS): floor, app, floor, app ...
+  const per = Math.ceil(SIZE.pending / ROUNDS);
+  const creating = { floor: 0, app: 0 };
+  const bookings: Booking[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    creating.floor += (await floorBookings(floor, per, 32)).seconds;
+    const made = await createBookings(stack, r, per, 32);
+    creating.app += made.seconds;
+    bookings.push(...made.bookings);
+  }
+  const created = { bookings, perSecond: bookings.length / creating.app };
+  rows.push({ figure: 'POST /api/bookings at c=32', value: created.perSecond, floor: bookings.length / creating.floor, unit: '/s', target: '>= 0.8x', pass: created.perSecond >= 0.8 * (bookings.length / creating.floor) });
+  const tapsPer = Math.ceil(SIZE.taps / ROUNDS);
+  const acting = { claims: 0, taps: 0, signals: 0 };
+  for (let round = 0; round < ROUNDS; round++) {
+    const slice = bookings.slice(round * per, (round + 1) * per);
+    const acted = await actOn(stack, r, slice, tapsPer, 16);
+    acting.claims += acted.claimsSeconds;
+    acting.taps += acted.tapsSeconds;
+    acting.signals += await rawSignals(stack, slice.length + tapsPer, 16);
+  }
+  const tapsDone = tapsPer * ROUNDS;
+  const acted = { perSecond: (bookings.length + tapsDone) / (acting.claims + acting.taps), claimsPerSecond: bookings.length / acting.claims, tapsPerSecond: tapsDone / acting.taps };
+  const signals = (bookings.length + tapsDone) / acting.signals;
   rows.push({ figure: `claims + taps acted on (webhook -> signal; claims ${acted.claimsPerSecond.toFixed(0)}/s, taps ${acted.tapsPerSecond.toFixed(0)}/s)`, value: acted.perSecond, floor: signals, unit: '/s', target: '>= 0.6x', pass: acted.perSecond >= 0.6 * signals });
-  await untilPending(stack, created.bookings.slice(SIZE.taps).map((b) => b.id));
+  await untilPending(stack, bookings.filter((_, i) => i % per >= tapsPer).map((b) => b.id));
   const openPending = async () => Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
   const mid = { pending: await openPending(), ...(await settledRss(stack)) };
   // The first bookings fill pools, JIT caches and the worker's workflow cache (bounded): growth

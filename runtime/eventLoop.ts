@@ -20,3 +20,33 @@ export function eventLoopBusy(threshold = 0.85, windowMs = 100): () => boolean {
     return busy;
   };
 }
+
+/**
+ * Counts arrivals and says whether a burst is on: at least `threshold` of them in the window
+ * under way or the last full one. Unlike eventLoopBusy it reads the traffic, not this
+ * process's CPU, which the work being held back would itself keep high (or, on a fast path
+ * that leaves the loop idle between answers, low).
+ */
+export function burstMeter(threshold: number, windowMs = 100, now = () => performance.now()): { arrived(): void; bursting(): boolean } {
+  let windowStart = now();
+  let current = 0;
+  let last = 0;
+  const roll = () => {
+    const at = now();
+    if (at - windowStart < windowMs) return;
+    // A window with no arrivals in between leaves nothing to remember.
+    last = at - windowStart < 2 * windowMs ? current : 0;
+    current = 0;
+    windowStart = at;
+  };
+  return {
+    arrived() {
+      roll();
+      current++;
+    },
+    bursting() {
+      roll();
+      return current >= threshold || last >= threshold;
+    },
+  };
+}

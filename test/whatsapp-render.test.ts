@@ -12,6 +12,7 @@ import {
   type OutboundMessage,
 } from '../whatsapp/messages';
 import {
+  formatShortWhen,
   formatWhen,
   LOCALES,
   MANAGER_TEMPLATE_PARAMETERS,
@@ -168,6 +169,9 @@ describe('renderNotification', () => {
     expect(formatWhen(booking.startsAt, 'Asia/Almaty', 'ru')).toEqual({ date: 'понедельник, 12 января 2026 г.', time: '19:30' });
     expect(formatWhen(booking.startsAt, 'Europe/London', 'en').time).toBe('02:30 PM');
     expect(formatWhen(booking.startsAt, 'Asia/Almaty', 'kk').date).toContain('қаңтар');
+    // A zone this runtime does not know: UTC, labelled, the second time too (formatters are kept).
+    for (let i = 0; i < 2; i++) expect(formatWhen(booking.startsAt, 'Mars/Olympus_Mons', 'en')).toEqual({ date: 'Monday, January 12, 2026', time: '02:30 PM UTC' });
+    expect(formatShortWhen(booking.startsAt, 'Mars/Olympus_Mons', 'en')).toBe('Jan 12, 02:30 PM UTC');
   });
 
   it('uses the language plural rules for the party size', () => {

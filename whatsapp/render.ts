@@ -50,31 +50,48 @@ const buttonsFor = (actions: readonly BookingAction[], bookingId: number, t: Tra
 
 type Translate = (key: string, vars?: Record<string, unknown>) => string;
 
+const DATE: Intl.DateTimeFormatOptions = { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' };
+const TIME: Intl.DateTimeFormatOptions = { hour: '2-digit', minute: '2-digit' };
+const SHORT: Intl.DateTimeFormatOptions = { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
+
+/**
+ * Constructing an Intl.DateTimeFormat costs far more than formatting with one (it loads the
+ * locale's data): every message shows a date, so formatters are kept per language, zone and
+ * style. Languages and restaurants' zones are few; the bound only guards against surprises.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const MAX_FORMATTERS = 500;
+
+function formatterFor(language: Language, timeZone: string, style: 'date' | 'time' | 'short'): Intl.DateTimeFormat {
+  const key = `${language}|${timeZone}|${style}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    // Throws for an unknown zone, before anything is kept.
+    formatter = new Intl.DateTimeFormat(language, { ...{ date: DATE, time: TIME, short: SHORT }[style], timeZone });
+    if (formatters.size >= MAX_FORMATTERS) formatters.clear();
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
+
+/** In the zone, or, for a zone this runtime does not know, in UTC labelled so nobody mistakes it: a message must not stop. */
+function inZone(at: Date, timeZone: string, language: Language, style: 'date' | 'time' | 'short'): string {
+  try {
+    return formatterFor(language, timeZone, style).format(at);
+  } catch {
+    return `${formatterFor(language, 'UTC', style).format(at)}${style === 'date' ? '' : ' UTC'}`;
+  }
+}
+
 /** The booking's date and time in the restaurant's timezone, written the way the language writes them. */
 export function formatWhen(startsAt: string, timeZone: string, language: Language): { date: string; time: string } {
   const at = new Date(startsAt);
-  const format = (o: Intl.DateTimeFormatOptions) => {
-    try {
-      return new Intl.DateTimeFormat(language, { ...o, timeZone }).format(at);
-    } catch {
-      // An unknown zone must not stop a message; UTC is labelled so nobody mistakes it.
-      return `${new Intl.DateTimeFormat(language, { ...o, timeZone: 'UTC' }).format(at)}${o.hour ? ' UTC' : ''}`;
-    }
-  };
-  return {
-    date: format({ weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }),
-    time: format({ hour: '2-digit', minute: '2-digit' }),
-  };
+  return { date: inZone(at, timeZone, language, 'date'), time: inZone(at, timeZone, language, 'time') };
 }
 
 /** A short date and time for a list row's title ("12 Jan, 19:30" in the language's own order). */
 export function formatShortWhen(startsAt: string, timeZone: string, language: Language): string {
-  const options: Intl.DateTimeFormatOptions = { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
-  try {
-    return new Intl.DateTimeFormat(language, { ...options, timeZone }).format(new Date(startsAt));
-  } catch {
-    return `${new Intl.DateTimeFormat(language, { ...options, timeZone: 'UTC' }).format(new Date(startsAt))} UTC`;
-  }
+  return inZone(new Date(startsAt), timeZone, language, 'short');
 }
 
 function displayPhone(phone: string): string {

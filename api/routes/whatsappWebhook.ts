@@ -11,13 +11,16 @@ import { createInboundProcessor, isOutage, type WorkflowSignaller } from '../../
 import { createDeliveryRecorder, createInbox, type Inbox, type RecordedDelivery } from '../../whatsapp/inbox';
 import { constantTimeEqual, verifySignature } from '../../whatsapp/signature';
 import { parseWebhook } from '../../whatsapp/webhookPayload';
-import { eventLoopBusy } from '../../runtime/eventLoop';
+import { burstMeter, eventLoopBusy } from '../../runtime/eventLoop';
 import { type BareHandler, readBody } from '../bareRoutes';
 import { ApiError, unavailable } from '../errors';
 
 export const WHATSAPP_WEBHOOK_PATH = '/api/whatsapp/webhook';
 /** Meta's deliveries are far smaller; a larger one is refused (413) before it is read. */
 const MAX_DELIVERY_BYTES = 3 * 1024 * 1024;
+// 500 deliveries a second: far above a restaurant's evening (a guest's claim, a manager's tap,
+// three statuses per message we send), so ordinary traffic never slows the inbox.
+const BURST_DELIVERIES_PER_100_MS = 50;
 const OK_HEADERS = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' };
 
 export interface WhatsAppWebhookDeps {
@@ -64,17 +67,19 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
   const { config, db } = deps;
   const logger = deps.logger.child({ component: 'whatsapp-webhook' });
   // Meta retries a delivery that is not acknowledged within seconds, and disables a webhook
-  // that keeps being slow: while deliveries wait for their answer and the process is busy,
+  // that keeps being slow: during a burst of deliveries (Meta catching up after an outage, a
+  // campaign's statuses), or while deliveries wait for their answer and the process is busy,
   // the inbox (which only delays work that is already stored) yields to them.
   let awaitingAnswer = 0;
   const busy = eventLoopBusy();
+  const deliveries = burstMeter(BURST_DELIVERIES_PER_100_MS);
   const inbox = createInbox({
     db,
     logger: deps.logger,
     process: createInboundProcessor(deps),
     isOutage,
     concurrency: config.INBOX_CONCURRENCY,
-    narrow: () => awaitingAnswer > 0 && busy(),
+    narrow: () => deliveries.bursting() || (awaitingAnswer > 0 && busy()),
     maxAttempts: config.INBOX_MAX_ATTEMPTS,
     intervalMs: deps.inboxIntervalMs,
     retryDelayMs: deps.inboxRetryDelayMs,
@@ -103,6 +108,7 @@ export function createWhatsAppWebhookRouter(deps: WhatsAppWebhookDeps): WhatsApp
 
   /** POST: the server serves it ahead of express (api/bareRoutes.ts); the router mounts the same handler. */
   const receive: BareHandler = async (req, res) => {
+    deliveries.arrived();
     let raw: Buffer;
     try {
       raw = await readBody(req, MAX_DELIVERY_BYTES);

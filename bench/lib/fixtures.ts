@@ -1,6 +1,8 @@
 import { buttonTap, inboundText } from './meta';
 import type { GraphStandIn, AcceptedSend } from './graph';
 import type { Stack } from './stack';
+import { workflowIdFor } from '../../workflows/definitions';
+import { until } from './stats';
 
 /** A restaurant with enough tables that every booking of a run gets a free slot, and two managers. */
 export interface Restaurant {
@@ -47,6 +49,19 @@ export async function createBooking(stack: Stack, r: Restaurant): Promise<Bookin
   const body = (await res.json()) as any;
   if (res.status !== 201) throw new Error(`POST /api/bookings → ${res.status} ${JSON.stringify(body)}`);
   return { id: body.id, claimText: body.claimText };
+}
+
+/**
+ * Until the booking's workflow has finished its first task and waits for the claim. A guest
+ * claims from WhatsApp seconds after booking on the website, so a claim never meets a
+ * workflow still starting; the floor's workflows are given the same head start.
+ */
+export async function untilWaitingForClaim(stack: Stack, b: Booking): Promise<void> {
+  const handle = stack.client.workflow.getHandle(workflowIdFor(b.id));
+  await until(`booking ${b.id}'s workflow to wait for its claim`, async () => {
+    const d = await handle.describe();
+    return d.historyLength >= 3 && !d.raw.pendingWorkflowTask ? true : undefined;
+  }, 30_000, 10);
 }
 
 let guests = 0;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pingSignal } from '../floor/workflows';
-import { approve, claim, createBooking, isManagerRequest, isTo, newGuest, type Restaurant, type SendWatch } from '../lib/fixtures';
+import { approve, claim, createBooking, isManagerRequest, isTo, newGuest, untilWaitingForClaim, type Restaurant, type SendWatch } from '../lib/fixtures';
 import { FLOOR_TASK_QUEUE, startSink } from '../lib/floor';
 import type { Stack } from '../lib/stack';
 import { percentiles, sleep } from '../lib/stats';
@@ -17,6 +17,7 @@ export interface FlowTimes {
  */
 export async function flow(stack: Stack, r: Restaurant, watch: SendWatch, withApproval: boolean): Promise<FlowTimes> {
   const booking = await createBooking(stack, r);
+  await untilWaitingForClaim(stack, booking);
   const guest = newGuest();
   const claimedAt = Date.now();
   const manager = watch.next(isManagerRequest(booking.id), claimedAt);
@@ -40,6 +41,7 @@ export async function sequentialFlows(stack: Stack, r: Restaurant, watch: SendWa
 
 export async function concurrentClaims(stack: Stack, r: Restaurant, watch: SendWatch, guests: number) {
   const bookings = await Promise.all(Array.from({ length: guests }, () => createBooking(stack, r)));
+  await Promise.all(bookings.map((b) => untilWaitingForClaim(stack, b)));
   const claimedAt = Date.now();
   const sent = bookings.map((b) => watch.next(isManagerRequest(b.id), claimedAt));
   await Promise.all(bookings.map((b) => claim(stack, b, newGuest())));

@@ -19,9 +19,9 @@ async function expect200(sender: WebhookSender, body: unknown) {
 }
 
 /** Deliveries per second and their p99 at a fixed number in flight (closed loop). */
-export async function ingestClosed(sender: WebhookSender, total: number, concurrency: number) {
-  const r = await closedLoop(total, concurrency, (i) => expect200(sender, metaMix(i)));
-  return { perSecond: r.perSecond, ...percentiles(r.latencies) };
+export async function ingestClosed(sender: WebhookSender, total: number, concurrency: number, first = 0) {
+  const r = await closedLoop(total, concurrency, (i) => expect200(sender, metaMix(first + i)));
+  return { perSecond: r.perSecond, seconds: r.seconds, latencies: r.latencies, ...percentiles(r.latencies) };
 }
 
 /** Ack latency at an offered rate, whatever the server's pace (open loop). */

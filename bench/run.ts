@@ -33,8 +33,11 @@ const SIZE = {
   ingest: QUICK ? 1000 : 4000,
   openSeconds: QUICK ? 5 : 10,
   flows: QUICK ? 10 : 20,
-  // 10,000 would be the literal figure; 2,000 keeps the run to a few minutes (BENCH_PENDING=10000 for it).
+  bursts: QUICK ? 2 : 5,
+  // Bookings the rates are measured over ...
   pending: Number(process.env.BENCH_PENDING ?? (QUICK ? 300 : 2000)),
+  // ... and open PENDING bookings the memory is measured at (the target's 10,000).
+  open: Number(process.env.BENCH_OPEN ?? (QUICK ? 1000 : 10_000)),
   taps: QUICK ? 100 : 300,
   flood: QUICK ? 500 : 2000,
   floodGuests: QUICK ? 10 : 20,
@@ -123,17 +126,17 @@ async function ingest(stack: Stack, floor: Floor): Promise<Row[]> {
 
 async function latency(stack: Stack, r: Restaurant, watch: SendWatch): Promise<Row[]> {
   const rows: Row[] = [];
-  log(`latency: ${SIZE.flows} sequential guests, 10 concurrent, floor`);
+  log(`latency: ${SIZE.flows} sequential guests, ${SIZE.bursts} bursts of 10 concurrent, floor`);
   const floorPost = await signalToPostFloor(stack, SIZE.flows);
   const seq = await sequentialFlows(stack, r, watch, SIZE.flows);
-  const conc = await concurrentClaims(stack, r, watch, 10);
+  const conc = await concurrentClaims(stack, r, watch, 10, SIZE.bursts);
   await inboxDrained(stack);
   const f = floorPost.p50;
   rows.push(
     { figure: 'claim -> first manager message, sequential p50', value: seq.claimToManager.p50, floor: f, unit: 'ms', target: '<= 100 ms', pass: seq.claimToManager.p50 <= 100 },
     { figure: 'claim -> first manager message, sequential p99', value: seq.claimToManager.p99, floor: floorPost.p99, unit: 'ms', target: '<= 300 ms', pass: seq.claimToManager.p99 <= 300 },
     { figure: 'Approve tap -> guest message p50', value: seq.approveToGuest.p50, floor: f, unit: 'ms', target: '<= 60 ms', pass: seq.approveToGuest.p50 <= 60 },
-    { figure: 'claim -> manager, 10 concurrent guests p50', value: conc.p50, floor: f, unit: 'ms', target: '<= 250 ms', pass: conc.p50 <= 250 },
+    { figure: `claim -> manager, 10 concurrent guests p50 (${SIZE.bursts} bursts)`, value: conc.p50, floor: f, unit: 'ms', target: '<= 250 ms', pass: conc.p50 <= 250 },
   );
   return rows;
 }
@@ -171,20 +174,20 @@ async function capacity(stack: Stack, floor: Floor, r: Restaurant): Promise<Row[
   await untilPending(stack, bookings.filter((_, i) => i % per >= tapsPer).map((b) => b.id));
   const openPending = async () => Number((await stack.sql.query(`select count(*) as n from bookings where status = 'PENDING'`)).rows[0].n);
   const mid = { pending: await openPending(), ...(await settledRss(stack)) };
-  // The first bookings fill pools, JIT caches and the worker's workflow cache (bounded): growth
-  // that stops. What each further open booking costs is the slope over a second batch, after it.
-  const more = Math.ceil(SIZE.pending / 2);
-  await addPending(stack, r, more);
+  // Measured, not extrapolated: more bookings are opened until SIZE.open are PENDING at once.
+  for (let open = mid.pending; open < SIZE.open; open = await openPending()) {
+    const batch = Math.min(2000, SIZE.open - open);
+    log(`memory: ${open} bookings open, ${batch} more`);
+    await addPending(stack, r, batch);
+  }
   const end = { pending: await openPending(), ...(await settledRss(stack)) };
-  const perBooking = (end.api + end.worker - mid.api - mid.worker) / Math.max(1, end.pending - mid.pending);
-  const at10k = end.api + end.worker + Math.max(0, perBooking) * Math.max(0, 10_000 - end.pending);
   const mib = (a: number, b: number, c: number) => `${a.toFixed(0)}->${b.toFixed(0)}->${c.toFixed(0)}`;
   rows.push({
-    figure: `API+worker RSS at 10k PENDING (at 0/${mid.pending}/${end.pending}: api ${mib(apiBefore, mid.api, end.api)}, worker ${mib(workerBefore, mid.worker, end.worker)} MiB; ${(perBooking * 1024).toFixed(1)} KiB per further booking)`,
-    value: at10k,
+    figure: `API+worker RSS with ${end.pending} open PENDING (at 0/${mid.pending}/${end.pending}: api ${mib(apiBefore, mid.api, end.api)}, worker ${mib(workerBefore, mid.worker, end.worker)} MiB)`,
+    value: end.api + end.worker,
     unit: 'MiB',
-    target: '<= 512 MiB',
-    pass: at10k <= 512,
+    target: end.pending >= 10_000 ? '<= 512 MiB' : `<= 512 MiB at 10k (${end.pending} here)`,
+    pass: end.pending >= 10_000 ? end.api + end.worker <= 512 : undefined,
   });
   await inboxDrained(stack);
   return rows;

@@ -190,6 +190,25 @@ describe('order and parallelism', () => {
     expect(Math.max(...widths.slice(6))).toBeGreaterThan(1);
   });
 
+  it('narrows only until rows wait two seconds: then full width, however long it is told to narrow', async () => {
+    await store(Array.from({ length: 12 }, () => message(testPhone())));
+    await t.db('whatsapp_messages').where({ direction: 'in' }).whereNull('processed_at').update({ created_at: t.db.raw("now() - interval '3 seconds'") });
+    let running = 0;
+    const widths: number[] = [];
+    const box = inbox({
+      narrow: () => true,
+      process: async () => {
+        widths.push(++running);
+        await sleep(10);
+        running--;
+        return {};
+      },
+    });
+    await drainAll(box);
+    expect(widths).toHaveLength(12);
+    expect(Math.max(...widths)).toBeGreaterThan(1);
+  });
+
   it('lets other senders through while one sender floods, and skips the flood beyond the limit', async () => {
     const flooder = testPhone();
     const flood = Array.from({ length: 50 }, () => message(flooder));

@@ -128,6 +128,10 @@ const CLAIM_DELAY_MS = 2;
 // While narrowed, the pause before the next claim: one row at a time alone still kept the
 // process busy between acks (a reply costs a few milliseconds of CPU); this leaves them most of it.
 const NARROW_PAUSE_MS = 10;
+// Narrowing only ever delays rows: once a row handed out has waited this long, the inbox works
+// at full width again until it has caught up, so traffic that stays high (a peak hour, not a
+// burst) still gets its claims and taps acted on within seconds.
+const NARROW_MAX_WAIT_MS = 2_000;
 
 /**
  * Several processes may run an inbox over one database: rows are leased (claimInboxRows), so
@@ -182,7 +186,8 @@ export function createInbox(deps: InboxOptions): Inbox {
     }
   }
 
-  const width = () => (deps.narrow?.() ? 1 : concurrency);
+  let behind = false;
+  const width = () => (!behind && deps.narrow?.() ? 1 : concurrency);
 
   /** Leases due rows while there is room; each finished row makes room and looks again (its sender's next row may be due). */
   function pump(): Promise<void> {
@@ -203,6 +208,9 @@ export function createInbox(deps: InboxOptions): Inbox {
             logger.error({ err }, 'inbox paused: database unavailable');
             return;
           }
+          // A row's first attempt tells how far behind arrivals the inbox is (a retried row is old by design).
+          const firsts = rows.filter((row) => row.attempts === 1);
+          if (firsts.length) behind = firsts.some((row) => Date.now() - row.createdAt.getTime() > NARROW_MAX_WAIT_MS);
           for (const row of rows) {
             const work: Promise<void> = handle(row, owner).finally(() => {
               inFlight.delete(work);

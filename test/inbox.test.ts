@@ -169,23 +169,28 @@ describe('order and parallelism', () => {
     expect(maxRunning).toBeGreaterThan(4);
   });
 
-  it('works one row at a time while told to narrow, and widens again when told', async () => {
-    await store(Array.from({ length: 12 }, () => message(testPhone())));
-    let narrow = true;
+  /** Drains 12 stored rows, noting how many were being processed as each one started. */
+  async function widthsWhile(narrow: (startedSoFar: number) => boolean): Promise<number[]> {
     let running = 0;
     const widths: number[] = [];
-    const box = inbox({
-      narrow: () => narrow,
-      process: async () => {
-        widths.push(++running);
-        await sleep(10);
-        running--;
-        if (widths.length === 6) narrow = false;
-        return {};
-      },
-    });
-    await drainAll(box);
+    await drainAll(
+      inbox({
+        narrow: () => narrow(widths.length),
+        process: async () => {
+          widths.push(++running);
+          await sleep(10);
+          running--;
+          return {};
+        },
+      }),
+    );
     expect(widths).toHaveLength(12);
+    return widths;
+  }
+
+  it('works one row at a time while told to narrow, and widens again when told', async () => {
+    await store(Array.from({ length: 12 }, () => message(testPhone())));
+    const widths = await widthsWhile((started) => started < 6);
     expect(widths.slice(0, 6)).toEqual([1, 1, 1, 1, 1, 1]);
     expect(Math.max(...widths.slice(6))).toBeGreaterThan(1);
   });
@@ -193,20 +198,7 @@ describe('order and parallelism', () => {
   it('narrows only until rows wait two seconds: then full width, however long it is told to narrow', async () => {
     await store(Array.from({ length: 12 }, () => message(testPhone())));
     await t.db('whatsapp_messages').where({ direction: 'in' }).whereNull('processed_at').update({ created_at: t.db.raw("now() - interval '3 seconds'") });
-    let running = 0;
-    const widths: number[] = [];
-    const box = inbox({
-      narrow: () => true,
-      process: async () => {
-        widths.push(++running);
-        await sleep(10);
-        running--;
-        return {};
-      },
-    });
-    await drainAll(box);
-    expect(widths).toHaveLength(12);
-    expect(Math.max(...widths)).toBeGreaterThan(1);
+    expect(Math.max(...(await widthsWhile(() => true)))).toBeGreaterThan(1);
   });
 
   it('lets other senders through while one sender floods, and skips the flood beyond the limit', async () => {

@@ -97,7 +97,34 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
     await env.teardown();
     throw err;
   }
+  releaseLeakedTimeLock(env);
   return env;
+}
+
+/** A skip takes milliseconds; a sleep still under way after this is held by a leaked lock. */
+const STUCK_SKIP_MS = 15_000;
+
+/**
+ * The Java test server now and then keeps a time-skipping lock for something that is gone
+ * (temporalio/sdk-java#1138 is one such case): every later env.sleep() then passes in real
+ * time, and the file's remaining tests time out one after the other (under load, most runs of
+ * the time-skipping files met one). A sleep still under way after STUCK_SKIP_MS gives that
+ * lock back and ends as a sleep should; the warning says it happened.
+ */
+function releaseLeakedTimeLock(env: TestWorkflowEnvironment): void {
+  const sleep = env.sleep;
+  env.sleep = async (duration) => {
+    const done = sleep(duration);
+    const watchdog = setTimeout(() => {
+      console.warn(`env.sleep(${String(duration)}) stuck for ${STUCK_SKIP_MS} ms: releasing the test server's leaked time-skipping lock`);
+      void env.connection.testService?.unlockTimeSkipping({}).catch(() => undefined);
+    }, STUCK_SKIP_MS);
+    try {
+      await done;
+    } finally {
+      clearTimeout(watchdog);
+    }
+  };
 }
 
 /**

@@ -342,6 +342,8 @@ describe('POST: inbound messages', () => {
       await deliver(envelope({ contacts: [{ user_id: 'US.1' }], messages: [{ from_user_id: 'US.1', id: noFrom, timestamp: '1', type: 'text', text: { body: 'hi' } }] })),
     ).toBe(200);
     await app.router.inbox.drain();
+    // The sender's second message waits for the first; a retried one comes with the running inbox.
+    await eventually(async () => repliesTo(help.id).length + repliesTo(status.id).length, (n) => n === 2);
     // The booking's guest stored Russian: both answers are in Russian.
     expect((repliesTo(help.id)[0].body.text as { body: string }).body).toMatch(/^Здравствуйте/);
     expect((repliesTo(status.id)[0].body.text as { body: string }).body).toContain(`#${b.id}: ожидает подтверждения ресторана`);

@@ -17,7 +17,8 @@ export interface BareRoute {
  * everything else by the express app. Meta sends the webhook thousands of deliveries a second
  * and retries the slow ones; express's router, middleware chain and response helpers were a
  * fifth of the API's CPU per delivery. A bare route keeps what the app gives every request:
- * the request id, the request log line, the latency metric and the one error shape.
+ * the request id, the request log line, the latency metric and the one error shape; middleware
+ * added to the express app does not run for it.
  */
 export function withBareRoutes(app: RequestListener, routes: BareRoute[], logger: Logger): RequestListener {
   return (req, res) => {
